@@ -11,17 +11,22 @@ from matplotlib.figure import Figure
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 # %% auto #0
-__all__ = ['in_notebook', 'png_bytes', 'FigureView', 'snap_log', 'set_log_slider', 'same_value', 'show_static', 'StaticFallback']
+__all__ = ['in_notebook', 'kernel_shell', 'png_bytes', 'FigureView', 'snap_log', 'set_log_slider', 'same_value', 'show_static',
+           'StaticFallback']
 
-# %% ../../nbs/10_widgets_core.ipynb #86067922
+# %% ../../nbs/10_widgets_core.ipynb #3338b5dc
 def in_notebook() -> bool:
     "True in a live notebook kernel (Jupyter, Colab, VS Code, Voila); False in terminals, plain Python, CI and `nbdev_test`."
     force = os.environ.get('FASTCOURSE_WIDGETS', '').strip().lower()
     if force in ('live', 'static'): return force == 'live'
     ipython = sys.modules.get('IPython')
-    shell = ipython.get_ipython() if ipython is not None else None
+    return kernel_shell(ipython.get_ipython() if ipython is not None else None)
+
+def kernel_shell(shell) -> bool:
+    "Whether an IPython `shell` runs in a kernel that a frontend talks to (a `ZMQInteractiveShell`, or any shell with a kernel)."
     if shell is None: return False
-    return any(c.__name__ == 'ZMQInteractiveShell' for c in type(shell).__mro__)
+    if any(c.__name__ == 'ZMQInteractiveShell' for c in type(shell).__mro__): return True
+    return getattr(shell, 'kernel', None) is not None
 
 # %% ../../nbs/10_widgets_core.ipynb #3e3fe9b9
 def _png_chunk(kind: bytes, data: bytes) -> bytes:

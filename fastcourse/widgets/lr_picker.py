@@ -29,7 +29,7 @@ def fmt_lrs(lr) -> str:
     if isinstance(lr, (list, tuple)): return '[' + ', '.join(fmt_lr(float(v)) for v in lr) + ']'
     return fmt_lr(float(lr))
 
-# %% ../../nbs/11_widgets_lr_picker.ipynb #d7a929ca
+# %% ../../nbs/11_widgets_lr_picker.ipynb #39596850
 def _learner_and_result(source):
     if isinstance(source, LRFindResult): return None, source
     recorder = getattr(source, 'recorder', None)
@@ -217,6 +217,14 @@ class LRPicker(StaticFallback):
         parts = [html.escape(l) for l in lines]
         if self.message: parts[0] = f'<b style="color:#b00020">{parts[0]}</b>'
         self.readout.value = '<br>'.join(parts)
+
+    def refresh(self) -> None:
+        "Redraw the readout from the learner (after `learn.lr` was changed in code); displaying the picker does it too."
+        self._render_readout()
+
+    def _ipython_display_(self):
+        self.refresh()
+        super()._ipython_display_()
 
     # ---- static form -------------------------------------------------------------------------------------
     def summary(self) -> str:
