@@ -204,19 +204,28 @@ def warp_mat(mag_x: torch.Tensor, # tilt about the vertical axis (n,): the left 
     dst = _CORNERS + torch.stack([dx, dy], -1)
     return homography(_CORNERS.expand(len(mx), 4, 2), dst)
 
-# %% ../../nbs/08_augment.ipynb #dd90b89e
-def affine_grid(mats: torch.Tensor,           # (n, 3, 3) lookup matrices, or (n, 2, 3) affine ones
+# %% ../../nbs/08_augment.ipynb #3ae97d8c
+def _positions(n: int, align_corners: bool, device=None, dtype=torch.float32) -> torch.Tensor:
+    "Normalised positions of `n` pixel centres along one axis, as `F.affine_grid` places them."
+    if align_corners: return torch.linspace(-1, 1, n, device=device, dtype=dtype)
+    return (torch.arange(n, device=device, dtype=dtype) * 2 + 1) / n - 1
+
+def affine_grid(mats: torch.Tensor,           # (n, 3, 3) lookup matrices (projective allowed), or (n, 2, 3) affine ones
                 size: Sequence[int],          # the output size (n, c, h, w)
                 align_corners: bool = False,
                ) -> torch.Tensor:
-    "The sampling grid (n, h, w, 2) of `grid_sample` for matrices that may be projective."
-    if mats.shape[-2] == 2 or (mats[:, 2, :2] == 0).all() and (mats[:, 2, 2] == 1).all():
-        return F.affine_grid(mats[:, :2], list(size), align_corners=align_corners)
-    eye = torch.eye(2, 3, device=mats.device, dtype=mats.dtype).expand(len(mats), 2, 3)
-    base = F.affine_grid(eye, list(size), align_corners=align_corners)  # (n, h, w, 2) output positions
-    pts = torch.cat([base, torch.ones_like(base[..., :1])], -1)
-    src = torch.einsum('nhwk,njk->nhwj', pts, mats)
-    return src[..., :2] / src[..., 2:]
+    "The sampling grid (n, h, w, 2) of `grid_sample`: what `F.affine_grid` computes, for projective matrices too."
+    n, _, h, w = size
+    if mats.shape[-2] == 2: mats = torch.cat([mats, torch.tensor([0., 0, 1], device=mats.device, dtype=mats.dtype).expand(n, 1, 3)], 1)
+    xs = _positions(w, align_corners, mats.device, mats.dtype).view(1, 1, w)
+    ys = _positions(h, align_corners, mats.device, mats.dtype).view(1, h, 1)
+    m = mats.reshape(n, 9, 1, 1)
+    gx = m[:, 0] * xs + m[:, 1] * ys + m[:, 2]                  # (n, h, w): x and y are separable, so we broadcast
+    gy = m[:, 3] * xs + m[:, 4] * ys + m[:, 5]
+    if not ((mats[:, 2, :2] == 0).all() and (mats[:, 2, 2] == 1).all()):
+        z = m[:, 6] * xs + m[:, 7] * ys + m[:, 8]               # projective: divide by the third coordinate
+        gx, gy = gx / z, gy / z
+    return torch.stack([gx, gy], -1)
 
 def warp_batch(x: torch.Tensor,               # a float batch (n, c, h, w)
                mats: torch.Tensor,            # one lookup matrix per image, (n, 3, 3) or (n, 2, 3)
@@ -335,14 +344,14 @@ def aug_transforms(mult: float = 1.,          # scales max_rotate, max_lighting 
     if max_lighting: tfms.append(BatchLighting(max_lighting * mult, p_lighting))
     return tfms
 
-# %% ../../nbs/08_augment.ipynb #2a661d80
+# %% ../../nbs/08_augment.ipynb #f140ac5c
 imagenet_stats = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])  # per-channel mean and std of ImageNet, in [0, 1]
 
 def normalize(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
     "Subtract the per-channel `mean` and divide by `std`: (x - mean) / std for a batch (n, c, h, w)."
     mean = torch.as_tensor(mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
     std = torch.as_tensor(std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
-    return (x - mean) / std
+    return torch.addcmul(-mean / std, x, 1 / std)  # x / std - mean / std: one pass over the batch
 
 def denormalize(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
     "Undo `normalize`: x * std + mean."

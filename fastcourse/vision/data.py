@@ -396,7 +396,7 @@ def _describe(x: torch.Tensor) -> str:
           else f"{x.min().item():.3f}..{x.max().item():.3f}"
     return f"{str(x.dtype).removeprefix('torch.')} {tuple(x.shape)}, values {rng}"
 
-# %% ../../nbs/07_vision_data.ipynb #4e305d47
+# %% ../../nbs/07_vision_data.ipynb #8358e5e7
 def process_batch(x: torch.Tensor,                 # a batch of images (n, 3, h, w), uint8 or float in [0, 1]
                   batch_tfms: Sequence[Callable] = (), # batch transforms (float in [0, 1] in and out)
                   stats: tuple | None = imagenet_stats, # (mean, std) to normalise with; None: none
@@ -404,17 +404,21 @@ def process_batch(x: torch.Tensor,                 # a batch of images (n, 3, h,
                   log: Callable | None = None,     # log(step, tensor) sees every step
                  ) -> torch.Tensor:
     "uint8 images -> float in [0, 1] -> batch transforms -> normalised: what happens to each batch on the device."
+    tfms = [t for t in (split_tfm(t, training) for t in batch_tfms) if t is not None]
+    scale = 1.
     if x.dtype == torch.uint8:
-        x = x.float().div_(255)
-        if log: log("to float in [0, 1]", x)
-    for t in batch_tfms:
-        t = split_tfm(t, training)
-        if t is None: continue
+        x = x.float()
+        if tfms or stats is None:
+            x = x.div_(255)
+            if log: log("to float in [0, 1]", x)
+        else: scale = 255.  # nothing in between: fold the /255 into the normalisation, one pass fewer
+    for t in tfms:
         x = t(x)
         if log: log(repr(t), x)
     if stats is not None:
-        x = normalize(x, *stats)
-        if log: log(f"normalize(mean={_fmt(stats[0])}, std={_fmt(stats[1])})", x)
+        mean, std = stats
+        x = normalize(x, [m * scale for m in mean], [s * scale for s in std])
+        if log: log(("to float, " if scale != 1 else "") + f"normalize(mean={_fmt(mean)}, std={_fmt(std)})", x)
     return x
 
 def _fmt(v) -> str: return '[' + ', '.join(f"{float(o):.3f}" for o in v) + ']'
