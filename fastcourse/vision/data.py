@@ -110,7 +110,9 @@ def load_image_tensor(src,                          # a file, its bytes, or a PI
             except RuntimeError: pass  # let PIL decide: it reads some files libjpeg-turbo refuses, or says what is wrong
     return TF.pil_to_tensor(_decode_pil(buf, name, decode_size))
 
-# %% ../../nbs/07_vision_data.ipynb #44109d38
+# %% ../../nbs/07_vision_data.ipynb #756ec34b
+def _as_path(o) -> Path: return o if isinstance(o, Path) else Path(o)  # Path(a_path) costs a re-parse
+
 IMAGE_EXTENSIONS = frozenset('.jpg .jpeg .jpe .jfif .png .gif .bmp .dib .tif .tiff .webp .ppm .pgm .pbm .pnm .ico .tga'.split())
 
 def _png_size(buf) -> tuple[int, int] | None:
@@ -121,7 +123,7 @@ def verify_image(fn: str | Path,                # the file to check
                  full: bool = False,              # decode every file, not only those the quick check doubts
                 ) -> str | None:
     "Why the image file `fn` cannot be used, or None if it can."
-    p = Path(fn)
+    p = _as_path(fn)
     if p.suffix.lower() not in IMAGE_EXTENSIONS: return f"not an image file extension ({p.suffix or 'no extension'})"
     try: buf, name = _read(p)
     except OSError as e: return f"cannot be read: {e.strerror or e}"
@@ -157,14 +159,14 @@ def verify_images(path_or_files: str | Path | Iterable[str | Path], # a folder (
         root = Path(path_or_files)
         if not root.exists(): raise FileNotFoundError(f"{root} does not exist")
         files = [root] if root.is_file() else get_files(root)
-    else: files = [Path(f) for f in path_or_files]
+    else: files = [_as_path(f) for f in path_or_files]
     res = []
     for f in files:
         reason = verify_image(f, decode_size, full)
         if reason is not None: res.append((f, reason))
     return res
 
-# %% ../../nbs/07_vision_data.ipynb #43fc10a9
+# %% ../../nbs/07_vision_data.ipynb #b5ed3793
 def get_files(path: str | Path, extensions: Iterable[str] | None = None, recurse: bool = True,
               folders: Sequence[str] | None = None) -> list[Path]:
     "Files under `path` (with one of `extensions`, if given; only in sub-folders `folders`, if given), sorted; hidden ones skipped."
@@ -187,7 +189,7 @@ def get_image_files(path: str | Path, recurse: bool = True, folders: Sequence[st
 
 def parent_label(path: str | Path) -> str:
     "The name of the folder a file is in: its class in an ImageNet-style layout."
-    return Path(path).parent.name
+    return _as_path(path).parent.name
 
 class RegexLabeller:
     "Label a file by group 1 of the regular expression `pat` searched in its name (or its whole path)."
@@ -196,7 +198,7 @@ class RegexLabeller:
         self.pat, self.regex, self.match, self.on_name = pat, re.compile(pat), match, on_name
         if self.regex.groups < 1: raise ValueError(f"the pattern {pat!r} has no group: put the label in (...)")
     def __call__(self, path) -> str:
-        s = Path(path).name if self.on_name else str(path)
+        s = _as_path(path).name if self.on_name else str(path)
         m = self.regex.match(s) if self.match else self.regex.search(s)
         if m is None:
             raise ValueError(f"the pattern {self.pat!r} does not match the name {s!r} of {path}: "
@@ -218,7 +220,7 @@ def RandomSplitter(valid_pct: float = 0.2, seed: int | None = None) -> Callable:
 def GrandparentSplitter(train_name: str = 'train', valid_name: str = 'valid') -> Callable:
     "A splitter by the name of the folder two levels up: path/train/cat/1.jpg is training, path/valid/cat/2.jpg validation."
     def splitter(items):
-        names = [Path(o).parent.parent.name for o in items]
+        names = [_as_path(o).parent.parent.name for o in items]
         return [i for i, n in enumerate(names) if n == train_name], [i for i, n in enumerate(names) if n == valid_name]
     splitter.__qualname__ = f"GrandparentSplitter({train_name!r}, {valid_name!r})"
     return splitter
@@ -301,7 +303,7 @@ def collate_images(batch: list) -> list:
                          "Give an item transform that makes them one size, e.g. size=224 or item_tfms=[Resize(224)]")
     return default_collate(batch)
 
-# %% ../../nbs/07_vision_data.ipynb #958b43b5
+# %% ../../nbs/07_vision_data.ipynb #109de3eb
 def _default_workers() -> int: return min(4, os.cpu_count() or 1)
 
 def _name(f) -> str:
@@ -332,8 +334,8 @@ class DataBlock:
         skipped = verify_images(items, decode_size) if verify else []
         log(f"Checking files: {len(skipped)} cannot be used" if verify else "Checking files: skipped (verify=False)")
         if skipped:
-            bad = {Path(p) for p, _ in skipped}
-            keep = [i for i, o in enumerate(items) if Path(o) not in bad]
+            bad = {p for p, _ in skipped}
+            keep = [i for i, o in enumerate(items) if _as_path(o) not in bad]
             lost = sorted(set(labels) - {labels[i] for i in keep})
             listing = '\n'.join(f"  {p}: {r}" for p, r in skipped[:10]) + ('\n  ...' if len(skipped) > 10 else '')
             msg = f"{len(skipped)} of {len(items)} image files cannot be used and are left out:\n{listing}"
@@ -423,7 +425,7 @@ def process_batch(x: torch.Tensor,                 # a batch of images (n, 3, h,
 
 def _fmt(v) -> str: return '[' + ', '.join(f"{float(o):.3f}" for o in v) + ']'
 
-# %% ../../nbs/07_vision_data.ipynb #434ca4e2
+# %% ../../nbs/07_vision_data.ipynb #441bf800
 def _with_size(item_tfms, size) -> list:
     tfms = list(item_tfms or [])
     if size is None: return tfms
@@ -457,8 +459,9 @@ class ImageDataLoaders(DataLoaders):
             raise ValueError(f"{len(bad)} of the {len(items)} test items cannot be used as images ({listing}): "
                              "remove them first (verify_images lists them)")
         test = ImageDataset(items, None, ds.item_tfms, training=False, decode_size=ds.decode_size, skip_unreadable=False)
-        return DataLoader(test, batch_size=bs or self.valid_bs, shuffle=False, collate_fn=collate_images,
-                          num_workers=self.train.num_workers)
+        bs = bs or self.valid_bs
+        workers = min(self.train.num_workers, len(items) // bs)  # no worker processes to start for a handful of images
+        return DataLoader(test, batch_size=bs, shuffle=False, collate_fn=collate_images, num_workers=workers)
 
     def decode(self, x: torch.Tensor) -> torch.Tensor:
         "Normalised float images back to float images in [0, 1] for display."
@@ -507,8 +510,11 @@ class ImageDataLoaders(DataLoaders):
         block = DataBlock(get_items, splitter, parent_label, _with_size(item_tfms, size), batch_tfms)
         dls = block.dataloaders(path, bs=bs, num_workers=num_workers, **kwargs)
         roots = [path / train, path / valid] if valid_pct is None else [path]
+        listed = {str(p.parent) for ds in (dls.train_ds, dls.valid_ds) if ds is not None for p in ds.items}
+        listed |= {str(p.parent) for p, _ in dls.skipped}
+        has_files = lambda d: any(f == str(d) or f.startswith(str(d) + os.sep) for f in listed)
         empty = [str(d.relative_to(path)) for r in roots for d in sorted(r.iterdir())
-                 if d.is_dir() and not d.name.startswith('.') and not get_image_files(d)]
+                 if d.is_dir() and not d.name.startswith('.') and not has_files(d)]
         if empty: warnings.warn(f"class folders with no image files: {', '.join(empty)}", stacklevel=2)
         return dls
 
