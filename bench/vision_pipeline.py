@@ -2,7 +2,8 @@
 2 workers, float + normalise), with fastcourse's ImageDataLoaders and with a plain torchvision ImageFolder +
 transforms.v2 pipeline doing the same work, in the same run (interleaved passes, median). Also the cost of the
 batch augmentation (aug_transforms: one grid_sample for all the geometry, plus lighting) per batch of 64 on the CPU,
-next to torchvision's per-image v2 transforms doing similar work.
+next to torchvision's per-image v2 transforms doing similar work. Wall-clock figures need a quiet machine; the CPU time
+per image (one process) is printed too, as a measure of the work that a busy machine disturbs less.
 usage: python bench/vision_pipeline.py [--tiny] [--n-images N] [--size PX] [--out-size PX] [--repeats R] [--workers W]"""
 import argparse, statistics, tempfile, time
 from pathlib import Path
@@ -51,6 +52,16 @@ def time_passes(fns: dict, repeats: int) -> dict:
             times[k].append(time.perf_counter() - start)
     return {k: (statistics.median(v), counts[k]) for k, v in times.items()}
 
+def cpu_per_image(fns: dict) -> dict:
+    "CPU microseconds per image for one pass in this process (num_workers=0): the work, less sensitive to a busy machine."
+    res = {}
+    for k, f in fns.items():
+        f()
+        start = time.process_time()
+        n = f()
+        res[k] = (time.process_time() - start) / n * 1e6
+    return res
+
 def batch_aug_cost(out_size, bs, repeats):
     "ms per batch of `bs` float images for aug_transforms() (ours) and for per-image v2 transforms of similar work."
     x = torch.rand(bs, 3, out_size, out_size)
@@ -94,6 +105,9 @@ def main():
         fns = {'fastcourse ImageDataLoaders': ours(folder, args.out_size, bs, args.workers),
                'torchvision ImageFolder + v2': plain_torchvision(folder, args.out_size, bs, args.workers)}
         res = time_passes(fns, args.repeats)
+        del fns
+        cpu = cpu_per_image({'fastcourse ImageDataLoaders': ours(folder, args.out_size, bs, 0),
+                             'torchvision ImageFolder + v2': plain_torchvision(folder, args.out_size, bs, 0)})
     print(f"{args.n_images} JPEGs of {args.size}px -> {args.out_size}px, batches of {bs}, {args.workers} workers, "
           f"median of {args.repeats} passes, main-process torch threads {torch.get_num_threads()}")
     rates = {}
@@ -102,6 +116,9 @@ def main():
         print(f"  {k:<30} {t:7.2f} s/pass  {rates[k]:8.0f} images/s")
     ratio = rates['fastcourse ImageDataLoaders'] / rates['torchvision ImageFolder + v2']
     print(f"throughput ratio fastcourse/torchvision: {ratio:.2f}x (target >= 1, aim 2)")
+    print("CPU time per image, one process (no workers), all steps included:")
+    for k, v in cpu.items(): print(f"  {k:<30} {v:7.0f} us/image")
+    print(f"work ratio torchvision/fastcourse: {cpu['torchvision ImageFolder + v2'] / cpu['fastcourse ImageDataLoaders']:.2f}x")
     aug = batch_aug_cost(args.out_size, bs, 1 if args.tiny else 10)
     print(f"batch augmentation on the CPU ({torch.get_num_threads()} thread(s)), batch of {bs} at {args.out_size}px:")
     for k, v in aug.items(): print(f"  {k:<50} {v:7.1f} ms/batch")
