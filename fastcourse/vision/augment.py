@@ -71,11 +71,11 @@ class Resize:
     def __repr__(self):
         return f"Resize(size={self.size}, method={self.method!r}, interp={self.interp!r}, antialias={self.antialias})"
 
-# %% ../../nbs/08_augment.ipynb #7bcc0020
+# %% ../../nbs/08_augment.ipynb #19a34f45
 def RandomResizedCrop(size: int | tuple[int, int],   # output size
                       min_scale: float = 0.08,        # the smallest crop, as a fraction of the image area
                       ratio: tuple[float, float] = (3/4, 4/3), # range of aspect ratios of the crop
-                      interp: str = 'bilinear', antialias: bool = True):
+                      interp: str = 'bilinear', antialias: bool = True) -> v2.Transform:
     "Crop a random part of the image (area and aspect ratio at random) and resize it to `size`; `Resize` on validation."
     return train_only(v2.RandomResizedCrop(_pair(size), scale=(min_scale, 1.), ratio=ratio,
                                            interpolation=_interp_mode(interp), antialias=antialias),
@@ -83,28 +83,28 @@ def RandomResizedCrop(size: int | tuple[int, int],   # output size
 
 CenterCrop = v2.CenterCrop  # deterministic: runs on every split
 
-def Flip(p: float = 0.5):
+def Flip(p: float = 0.5) -> v2.Transform:
     "Flip left-right with probability `p`."
     return train_only(v2.RandomHorizontalFlip(p))
 
-def Rotate(max_deg: float = 10., p: float = 0.5, interp: str = 'bilinear'):
+def Rotate(max_deg: float = 10., p: float = 0.5, interp: str = 'bilinear') -> v2.Transform:
     "Rotate by a random angle in [-max_deg, max_deg] with probability `p` (corners filled with black)."
     return train_only(v2.RandomApply([v2.RandomRotation(max_deg, interpolation=_interp_mode(interp))], p=p))
 
-def Zoom(max_zoom: float = 1.1, p: float = 0.5, interp: str = 'bilinear'):
+def Zoom(max_zoom: float = 1.1, p: float = 0.5, interp: str = 'bilinear') -> v2.Transform:
     "Zoom into the centre by a random factor in [1, max_zoom] with probability `p`."
     if max_zoom < 1: raise ValueError(f"max_zoom must be at least 1 (1: no zoom), got {max_zoom}")
     return train_only(v2.RandomApply([v2.RandomAffine(0, scale=(1., max_zoom), interpolation=_interp_mode(interp))], p=p))
 
-def Brightness(max_lighting: float = 0.2, p: float = 0.75):
+def Brightness(max_lighting: float = 0.2, p: float = 0.75) -> v2.Transform:
     "Multiply brightness by a random factor in [1 - max_lighting, 1 + max_lighting] with probability `p`."
     return train_only(v2.RandomApply([v2.ColorJitter(brightness=max_lighting)], p=p))
 
-def Contrast(max_lighting: float = 0.2, p: float = 0.75):
+def Contrast(max_lighting: float = 0.2, p: float = 0.75) -> v2.Transform:
     "Change contrast by a random factor in [1 - max_lighting, 1 + max_lighting] with probability `p`."
     return train_only(v2.RandomApply([v2.ColorJitter(contrast=max_lighting)], p=p))
 
-def Warp(magnitude: float = 0.2, p: float = 0.5):
+def Warp(magnitude: float = 0.2, p: float = 0.5) -> v2.Transform:
     "A random perspective warp (as if seen from a little to the side) with probability `p`."
     return train_only(v2.RandomPerspective(distortion_scale=magnitude, p=p))
 
