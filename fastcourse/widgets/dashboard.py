@@ -16,16 +16,19 @@ from .schedule import LivePlot, preview_iters
 # %% auto #0
 __all__ = ['next_redraw', 'nice_ceil', 'LossPlot', 'loss_plot', 'TrainingDashboard']
 
-# %% ../../nbs/14_widgets_dashboard.ipynb #d01e5789
+# %% ../../nbs/14_widgets_dashboard.ipynb #0aa939dc
 def next_redraw(now: float,                # the time the last redraw finished (seconds)
                 cost: float,               # how long that redraw took (seconds)
                 min_interval: float = 0.3, # never redraw more often than this
-                max_share: float = 0.01,   # keep redrawing under this share of the elapsed time
+                max_share: float = 0.01,   # keep the dashboard's time under this share of the elapsed time
+                start: float | None = None,# when the fit started (default: now)
+                spent: float = 0.,         # the dashboard's time since `start`, this redraw included
                ) -> float:
-    "The earliest time of the next redraw: at least `min_interval` later, and late enough that redraws take at most `max_share` of the time."
+    "The earliest time of the next redraw: `min_interval` after `now`, and late enough that one more redraw keeps the dashboard within `max_share` of the time since `start`."
     if not min_interval >= 0: raise ValueError(f"min_interval must be at least 0 seconds, got {min_interval}")
     if not 0 < max_share <= 1: raise ValueError(f"max_share must be in (0, 1], got {max_share}: e.g. 0.01 for 1%")
-    return now + max(min_interval, cost / max_share)
+    start = now if start is None else start
+    return max(now + min_interval, start + (spent + cost) / max_share)
 
 # %% ../../nbs/14_widgets_dashboard.ipynb #6229d457
 def nice_ceil(x: float) -> float:
@@ -72,7 +75,7 @@ def loss_plot(figsize: tuple = (6.4, 2.4)) -> LossPlot:
     if figsize not in _loss_plots: _loss_plots[figsize] = LossPlot(figsize)
     return _loss_plots[figsize]
 
-# %% ../../nbs/14_widgets_dashboard.ipynb #66c050f6
+# %% ../../nbs/14_widgets_dashboard.ipynb #5648c683
 def _fmt_table(names: list, rows: list) -> str:
     "The epoch table as HTML: numbers to 6 digits, time as m:ss, empty cells for missing values."
     def cell(i, v):
@@ -105,7 +108,8 @@ class TrainingDashboard(Callback):
         "Widgets for this fit, around the shared loss plot."
         self.loss_plot = loss_plot(self.figsize)
         self.train_line, self.valid_line = self.loss_plot.train_line, self.loss_plot.valid_line
-        self.plot = widgets.Image(format='png')
+        w, h = self.loss_plot.live.view.size
+        self.plot = widgets.Image(format='png', layout=widgets.Layout(width=f'{w}px', max_width='100%'))
         self.progress = widgets.IntProgress(value=0, min=0, max=1, layout=widgets.Layout(width='300px'))
         self.status, self.table = widgets.HTML(), widgets.HTML()
         for w, c in ((self.plot, 'fc-plot'), (self.plot, 'fc-dashboard-plot'), (self.progress, 'fc-dashboard-progress'),
@@ -127,7 +131,8 @@ class TrainingDashboard(Callback):
         self._draw()
         self.redraws += 1
         end = self.clock()
-        self.next_time = next_redraw(end, end - start, self.min_interval, self.max_share)
+        self.spent += end - start
+        self.next_time = next_redraw(end, end - start, self.min_interval, self.max_share, self.fit_start, self.spent)
         self.time_spent += time.perf_counter() - wall
 
     def _update_text(self) -> None:
@@ -144,7 +149,7 @@ class TrainingDashboard(Callback):
     def before_fit(self) -> None:
         self.on = in_notebook() if self.active is None else bool(self.active)
         if not self.on: return
-        wall, learn = time.perf_counter(), self.learn
+        self.fit_start, wall, learn = self.clock(), time.perf_counter(), self.learn
         self.saved_flags = learn.progress, learn.show_table
         learn.progress = learn.show_table = False               # the dashboard shows progress and the table
         self._build()
@@ -153,7 +158,9 @@ class TrainingDashboard(Callback):
         if self.display:
             from IPython.display import display
             display(self.widget)
-        self.next_time = self.clock() + self.min_interval
+        now = self.clock()
+        self.spent = now - self.fit_start                       # the dashboard's time in this fit, in clock units
+        self.next_time = next_redraw(now, self.spent, self.min_interval, self.max_share, self.fit_start, self.spent)
         self.time_spent += time.perf_counter() - wall
 
     def after_batch(self) -> None:
@@ -161,8 +168,9 @@ class TrainingDashboard(Callback):
 
     def after_epoch(self) -> None:
         if not self.on: return
-        wall, rec = time.perf_counter(), self.learn.recorder
+        start, wall, rec = self.clock(), time.perf_counter(), self.learn.recorder
         self.table.value = _fmt_table(rec.metric_names, rec.values)
+        self.spent += self.clock() - start
         self.time_spent += time.perf_counter() - wall
         if self.clock() >= self.next_time: self._redraw()
 

@@ -195,7 +195,7 @@ def plan_schedule(kind: str,                      # one of SCHEDULE_KINDS
     return SchedulePlan(kind, {n: k[n] for n in KNOBS[kind]}, steps_per_epoch, lrs, method, args, kwargs, scheds,
                         epochs, marks)
 
-# %% ../../nbs/13_widgets_schedule.ipynb #708e42f2
+# %% ../../nbs/13_widgets_schedule.ipynb #0ebda5cc
 import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
@@ -221,7 +221,7 @@ class LiveAxes:
         kw = dict(transform=ax.transAxes, fontsize=7.5, animated=True, clip_on=False)
         self.xlabels = [ax.text(0, -0.03, '', ha='center', va='top', **kw) for _ in range(n_xticks + 3 if n_xticks else 0)]
         self.ylabels = [ax.text(-0.015, 0, '', ha='right', va='center', **kw) for _ in range(n_yticks + 3)]
-        self.note = ax.text(0.5, 0.5, '', ha='center', va='center', color='0.4', fontsize=8, transform=ax.transAxes,
+        self.note = ax.text(0.5, 0.75, '', ha='center', va='center', color='0.4', fontsize=8, transform=ax.transAxes,
                             animated=True)
         self.grid = Line2D([], [], transform=ax.transAxes, color='0.88', lw=0.7, animated=True)
         ax.add_line(self.grid)
@@ -368,7 +368,7 @@ def _tidy(x: float) -> float:
 
 def _is_number(v) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
-# %% ../../nbs/13_widgets_schedule.ipynb #7d051ccd
+# %% ../../nbs/13_widgets_schedule.ipynb #c90c11e3
 _INT_KNOBS = {'n_epoch': (1, 30), 'n_cycles': (1, 6), 'cycle_len': (1, 5), 'cycle_mult': (1, 4)}
 _FLOAT_KNOBS = {'lr_max': (LR_CHOICES, fmt_lr), 'spread': (SPREAD_CHOICES, _fmt_tick), 'lr_min': (LR_MIN_CHOICES, fmt_lr),
                 'div': (DIV_CHOICES, _fmt_tick), 'div_final': (DIV_FINAL_CHOICES, '{:g}'.format),
@@ -524,6 +524,7 @@ class ScheduleExplorer(StaticFallback):
     def _build_plot(self) -> None:
         self.live = LivePlot(figsize=(9, 2.6), dpi=80)
         self.plot, self.figure = self.live.image, self.live.fig
+        self.plot.layout.width, self.plot.layout.max_width = f'{self.live.view.size[0]}px', '100%'   # no stretching
         ax_lr, ax_mom = self.figure.subplots(1, 2, gridspec_kw={'width_ratios': [5, 2]})
         self.figure.subplots_adjust(left=0.075, right=0.985, bottom=0.13, top=0.84, wspace=0.26)
         ax_lr.set_title('learning rate, per batch', fontsize=9, loc='left')
