@@ -76,7 +76,7 @@ def _polygon(shape: str, cx: float, cy: float, radius: float, angle: float) -> l
     c, s = cos(angle), sin(angle)
     return [(cx + radius * (x * c - y * s), cy + radius * (x * s + y * c)) for x, y in pts]
 
-# %% ../nbs/06_datasets.ipynb #d6fbd352
+# %% ../nbs/06_datasets.ipynb #7a53135b
 def draw_shape(shape: str,     # one of `SHAPES`
                size: int = 64, # width and height in pixels
                seed: int = 0,  # everything random in the picture comes from this seed
@@ -92,22 +92,19 @@ def draw_shape(shape: str,     # one of `SHAPES`
     mask = Image.new('L', (2 * size, 2 * size), 0)
     ImageDraw.Draw(mask).polygon(_polygon(shape, 2 * cx, 2 * cy, 2 * radius, angle), fill=255)
     alpha = np.asarray(mask.resize((size, size), Image.Resampling.BOX), dtype=np.float32)[..., None] / 255
-    # a gradient between two colours, in a random direction
-    c0, c1 = rng.uniform(0, 255, (2, 3))
+    # a dark gradient between two colours, in a random direction, and a light colour for the shape
+    c0, c1 = rng.uniform(0, 110, (2, 3))
+    colour = rng.uniform(150, 255, 3)
     direction = rng.uniform(0, 2 * pi)
     yy, xx = np.mgrid[0:size, 0:size] / (size - 1)
     t = (xx - 0.5) * cos(direction) + (yy - 0.5) * sin(direction)
     t = (t - t.min()) / (t.max() - t.min())
     background = c0 + (c1 - c0) * t[..., None]
-    # the shape's colour: the candidate farthest from both ends of the gradient
-    candidates = rng.uniform(0, 255, (8, 3))
-    dist = np.minimum(np.linalg.norm(candidates - c0, axis=1), np.linalg.norm(candidates - c1, axis=1))
-    colour = candidates[dist.argmax()]
-    img = background * (1 - alpha) + colour * alpha + rng.normal(0, rng.uniform(3, 12), (size, size, 3))
+    img = background * (1 - alpha) + colour * alpha + rng.normal(0, rng.uniform(2, 8), (size, size, 3))
     return Image.fromarray(np.clip(img + 0.5, 0, 255).astype(np.uint8), 'RGB')
 
-# %% ../nbs/06_datasets.ipynb #0f5aaf06
-_SHAPES_VERSION = 1  # bump when the drawing changes, so cached datasets are drawn again
+# %% ../nbs/06_datasets.ipynb #02e68f3d
+_SHAPES_VERSION = 2  # bump when the drawing changes, so cached datasets are drawn again
 
 def _image_seed(seed: int, shape: str, i: int) -> int:
     "The seed of picture `i` of `shape`: independent of which other classes and how many pictures are asked for."
