@@ -103,7 +103,7 @@ def draw_shape(shape: str,     # one of `SHAPES`
     img = background * (1 - alpha) + colour * alpha + rng.normal(0, rng.uniform(2, 8), (size, size, 3))
     return Image.fromarray(np.clip(img + 0.5, 0, 255).astype(np.uint8), 'RGB')
 
-# %% ../nbs/06_datasets.ipynb #02e68f3d
+# %% ../nbs/06_datasets.ipynb #41c43fb5
 _SHAPES_VERSION = 2  # bump when the drawing changes, so cached datasets are drawn again
 
 def _image_seed(seed: int, shape: str, i: int) -> int:
@@ -146,6 +146,8 @@ def make_shapes(path: str | Path | None = None,  # where to write (None: a folde
     if size < 16: raise ValueError(f"size must be at least 16 pixels to draw a recognisable shape, got {size}")
     if not isinstance(seed, (int, np.integer)) or seed < 0: raise ValueError(f"seed must be an int >= 0, got {seed!r}")
     n_valid = round(n_per_class * valid_pct) if layout == 'imagenet' else 0
+    if n_valid >= n_per_class:
+        raise ValueError(f"valid_pct={valid_pct} puts all {n_per_class} pictures of each class in valid/: lower it or raise n_per_class")
     params = dict(version=_SHAPES_VERSION, n_per_class=int(n_per_class), size=int(size), classes=list(classes),
                   seed=int(seed), n_valid=n_valid, layout=layout)
     if path is None:
@@ -157,10 +159,11 @@ def make_shapes(path: str | Path | None = None,  # where to write (None: a folde
     if found is None and path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise FileExistsError(f"{path} exists and holds something other than a shapes dataset: "
                               "pass a new or empty folder as path (or delete this one)")
+    existed = path.exists()  # an empty folder or another shapes dataset, to replace
     tmp = _new_tmp_dir(path)
     try:
         _write_shapes(tmp, params)
-        _move_into_place(tmp, path)
+        _move_into_place(tmp, path, replace=existed)  # a dataset another process finished meanwhile is kept
     finally: shutil.rmtree(tmp, ignore_errors=True)
     return path
 
