@@ -59,8 +59,14 @@ mkdir -p "$STATE"/{config,runtime,settings,workspaces,ipython} "$ROOT"
 cp "$NB" "$ROOT/"
 NB_NAME=$(basename "$NB")
 JPID=""
+DPID=""
 cleanup() {
   local rc=$?
+  if [ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null; then   # interrupted while the driver runs: stop its group
+    kill -TERM -- "-$DPID" 2>/dev/null
+    for _ in $(seq 1 40); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.25; done
+    kill -KILL -- "-$DPID" 2>/dev/null
+  fi
   if [ -n "$JPID" ] && kill -0 "$JPID" 2>/dev/null; then
     local kids; kids=$(pgrep -P "$JPID" || true)        # the kernels this server started, nothing else
     kill $kids "$JPID" 2>/dev/null
@@ -84,11 +90,12 @@ echo '{"windowingMode": "none"}' > "$STATE/settings/@jupyterlab/notebook-extensi
 TOKEN=$("$PYTHON" -c "import secrets; print(secrets.token_hex(16))")
 PORT=$("$PYTHON" -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])")
 EXTRA=(); [ "$(id -u)" = 0 ] && EXTRA+=(--allow-root)
-# kernels inherit this environment: FC_BROWSER_OUT tells the notebook where to write; PYTHONPATH makes the
-# repo's fastcourse importable whether or not it is pip-installed; MPLBACKEND keeps matplotlib off any display.
-env JUPYTER_CONFIG_DIR="$STATE/config" JUPYTER_RUNTIME_DIR="$STATE/runtime" JUPYTER_DATA_DIR="$STATE/data" \
-    IPYTHONDIR="$STATE/ipython" JUPYTER_PLATFORM_DIRS=1 FC_BROWSER_OUT="$OUT" MPLBACKEND=Agg \
-    PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}" \
+# kernels inherit this environment: PYTHONPATH makes this repo's fastcourse importable whether or not it is
+# pip-installed (and nothing else: e.g. not CI's ipywidgets 7.7.1 folder, which JupyterLab's ipywidgets 8 frontend
+# cannot talk to); no FASTCOURSE_WIDGETS, which could force the widgets' static form; matplotlib off any display.
+env -u FASTCOURSE_WIDGETS JUPYTER_CONFIG_DIR="$STATE/config" JUPYTER_RUNTIME_DIR="$STATE/runtime" JUPYTER_DATA_DIR="$STATE/data" \
+    IPYTHONDIR="$STATE/ipython" JUPYTER_PLATFORM_DIRS=1 MPLBACKEND=Agg \
+    PYTHONPATH="$REPO" \
   "$PYTHON" -m jupyterlab --no-browser --ip=127.0.0.1 --port="$PORT" --ServerApp.port_retries=0 \
     --IdentityProvider.token="$TOKEN" --ServerApp.root_dir="$ROOT" \
     --LabApp.expose_app_in_browser=True --LabApp.news_url=None \
@@ -107,10 +114,13 @@ done
 say "JupyterLab up on 127.0.0.1:$PORT (pid $JPID)"
 
 # ---- the driver -------------------------------------------------------------------------------------------------
-# timeout signals the driver's whole process group, so Playwright's node process and Chromium go with it
+# timeout runs the driver in a process group of its own and signals all of it (Playwright's node process, which
+# closes Chromium); run in the background so a signal to this script is handled at once (the trap stops it too)
 timeout -k 10 "${BROWSER_TEST_TIMEOUT:-200}" "$PYTHON" "$HERE/drive.py" --port "$PORT" --token "$TOKEN" \
-  --notebook "$NB_NAME" --out "$OUT" --chromium "$CHROMIUM"
-rc=$?
+  --notebook "$NB_NAME" --out "$OUT" --chromium "$CHROMIUM" &
+DPID=$!
+wait "$DPID"; rc=$?
+DPID=""
 [ $rc = 124 ] && fail "the driver ran past ${BROWSER_TEST_TIMEOUT:-200} s"
 [ $rc = 0 ] || fail "the driver reported failure (exit $rc); screenshots and logs in $OUT"
 say "done in $(( $(date +%s) - T0 )) s; screenshots in $OUT"
