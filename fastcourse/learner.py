@@ -205,20 +205,23 @@ class ProgressCB(Callback):
         self._close()
         if self._epochs is not None: self._epochs.close()
 
-# %% ../nbs/04_learner.ipynb #ce703587
+# %% ../nbs/04_learner.ipynb #b74d2c65
 class ParamScheduler(Callback):
     "Set hyper-parameters before each training batch from schedules of training progress."
     order = 10
     def __init__(self, scheds: dict): self.scheds = scheds
 
+    def before_fit(self): self._set(0.)   # so anything shown before the first batch already reads the schedule
+
     def before_batch(self):
-        if not self.learn.training: return
-        pct = self.learn.train_iter / self.learn.n_train_iter
+        if self.learn.training: self._set(self.learn.train_iter / self.learn.n_train_iter)
+
+    def _set(self, pct: float) -> None:
         for name, s in self.scheds.items():
             per_group = s if isinstance(s, (list, tuple)) else [s] * len(self.learn.opt.param_groups)
             for pg, f in zip(self.learn.opt.param_groups, per_group): set_hyper(pg, name, f(pct))
 
-# %% ../nbs/04_learner.ipynb #4b4002d9
+# %% ../nbs/04_learner.ipynb #8f96c088
 class Learner:
     "Trains `model` on `dls` with `loss_func`, an optimizer per layer group, and callbacks."
     def __init__(self, dls: DataLoaders,               # training (and validation) data
@@ -433,7 +436,7 @@ class Learner:
         if self.opt is None or reset_opt: self.create_opt()
         for pg, v in zip(self.opt.param_groups, lrs): pg['lr'] = v   # a schedule, if any, takes over per batch
         if wd is not None: self._set_wd(wd)
-        self.n_epoch, self.train_iter = n_epoch, 0
+        self.n_epoch, self.train_iter, self.epoch, self.iter = n_epoch, 0, 0, 0
         self.n_train_iter = n_epoch * len(self.dls.train)
         with self.added_cbs(cbs):
             try:
