@@ -16,19 +16,16 @@ from .schedule import LivePlot, preview_iters
 # %% auto #0
 __all__ = ['next_redraw', 'nice_ceil', 'LossPlot', 'loss_plot', 'TrainingDashboard']
 
-# %% ../../nbs/14_widgets_dashboard.ipynb #0aa939dc
+# %% ../../nbs/14_widgets_dashboard.ipynb #3097ec81
 def next_redraw(now: float,                # the time the last redraw finished (seconds)
-                cost: float,               # how long that redraw took (seconds)
+                cost: float,               # how long a redraw takes (seconds)
                 min_interval: float = 0.3, # never redraw more often than this
-                max_share: float = 0.01,   # keep the dashboard's time under this share of the elapsed time
-                start: float | None = None,# when the fit started (default: now)
-                spent: float = 0.,         # the dashboard's time since `start`, this redraw included
+                max_share: float = 0.01,   # keep redrawing under this share of the elapsed time
                ) -> float:
-    "The earliest time of the next redraw: `min_interval` after `now`, and late enough that one more redraw keeps the dashboard within `max_share` of the time since `start`."
+    "The earliest time of the next redraw: at least `min_interval` later, and late enough that redraws take at most `max_share` of the time."
     if not min_interval >= 0: raise ValueError(f"min_interval must be at least 0 seconds, got {min_interval}")
     if not 0 < max_share <= 1: raise ValueError(f"max_share must be in (0, 1], got {max_share}: e.g. 0.01 for 1%")
-    start = now if start is None else start
-    return max(now + min_interval, start + (spent + cost) / max_share)
+    return now + max(min_interval, cost / max_share)
 
 # %% ../../nbs/14_widgets_dashboard.ipynb #6229d457
 def nice_ceil(x: float) -> float:
@@ -75,7 +72,7 @@ def loss_plot(figsize: tuple = (6.4, 2.4)) -> LossPlot:
     if figsize not in _loss_plots: _loss_plots[figsize] = LossPlot(figsize)
     return _loss_plots[figsize]
 
-# %% ../../nbs/14_widgets_dashboard.ipynb #5648c683
+# %% ../../nbs/14_widgets_dashboard.ipynb #06fd244e
 def _fmt_table(names: list, rows: list) -> str:
     "The epoch table as HTML: numbers to 6 digits, time as m:ss, empty cells for missing values."
     def cell(i, v):
@@ -92,7 +89,7 @@ class TrainingDashboard(Callback):
     "A live view of a fit in a notebook: loss curves, lr, progress and the epoch table; does nothing outside a notebook."
     order = 55   # after the Recorder (50) has logged the batch, before ProgressCB (60) looks at learn.progress
     def __init__(self, min_interval: float = 0.3,        # seconds between redraws, at least
-                 max_share: float = 0.01,                # redraws use at most this share of the time
+                 max_share: float = 0.01,                # redraws use at most this share of the fit's time
                  active: bool | None = None,             # None: only in a notebook; True/False to force it
                  display: bool = True,                   # show the widget when a fit starts (False: build it only)
                  clock: Callable[[], float] = time.perf_counter, # the time in seconds (tests pass a fake clock)
@@ -131,8 +128,9 @@ class TrainingDashboard(Callback):
         self._draw()
         self.redraws += 1
         end = self.clock()
-        self.spent += end - start
-        self.next_time = next_redraw(end, end - start, self.min_interval, self.max_share, self.fit_start, self.spent)
+        self.costs.append(end - start)
+        expected = min(self.costs[-3:])  # the next redraw's cost: recent ones, ignoring a slow one-off (the first is)
+        self.next_time = next_redraw(end, expected, self.min_interval, self.max_share)
         self.time_spent += time.perf_counter() - wall
 
     def _update_text(self) -> None:
@@ -149,7 +147,7 @@ class TrainingDashboard(Callback):
     def before_fit(self) -> None:
         self.on = in_notebook() if self.active is None else bool(self.active)
         if not self.on: return
-        self.fit_start, wall, learn = self.clock(), time.perf_counter(), self.learn
+        wall, learn = time.perf_counter(), self.learn
         self.saved_flags = learn.progress, learn.show_table
         learn.progress = learn.show_table = False               # the dashboard shows progress and the table
         self._build()
@@ -158,9 +156,8 @@ class TrainingDashboard(Callback):
         if self.display:
             from IPython.display import display
             display(self.widget)
-        now = self.clock()
-        self.spent = now - self.fit_start                       # the dashboard's time in this fit, in clock units
-        self.next_time = next_redraw(now, self.spent, self.min_interval, self.max_share, self.fit_start, self.spent)
+        self.costs = []                  # how long each redraw took, in clock units
+        self.next_time = self.clock() + self.min_interval
         self.time_spent += time.perf_counter() - wall
 
     def after_batch(self) -> None:
@@ -168,9 +165,8 @@ class TrainingDashboard(Callback):
 
     def after_epoch(self) -> None:
         if not self.on: return
-        start, wall, rec = self.clock(), time.perf_counter(), self.learn.recorder
+        wall, rec = time.perf_counter(), self.learn.recorder
         self.table.value = _fmt_table(rec.metric_names, rec.values)
-        self.spent += self.clock() - start
         self.time_spent += time.perf_counter() - wall
         if self.clock() >= self.next_time: self._redraw()
 
