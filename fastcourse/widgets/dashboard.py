@@ -16,11 +16,11 @@ from .schedule import LivePlot, preview_iters
 # %% auto #0
 __all__ = ['next_redraw', 'nice_ceil', 'LossPlot', 'loss_plot', 'TrainingDashboard']
 
-# %% ../../nbs/14_widgets_dashboard.ipynb #3097ec81
+# %% ../../nbs/14_widgets_dashboard.ipynb #9f92a2f8
 def next_redraw(now: float,                # the time the last redraw finished (seconds)
                 cost: float,               # how long a redraw takes (seconds)
-                min_interval: float = 0.3, # never redraw more often than this
-                max_share: float = 0.01,   # keep redrawing under this share of the elapsed time
+                min_interval: float = 0.5, # never redraw more often than this
+                max_share: float = 0.005,  # keep redrawing under this share of the elapsed time
                ) -> float:
     "The earliest time of the next redraw: at least `min_interval` later, and late enough that redraws take at most `max_share` of the time."
     if not min_interval >= 0: raise ValueError(f"min_interval must be at least 0 seconds, got {min_interval}")
@@ -72,7 +72,7 @@ def loss_plot(figsize: tuple = (6.4, 2.4)) -> LossPlot:
     if figsize not in _loss_plots: _loss_plots[figsize] = LossPlot(figsize)
     return _loss_plots[figsize]
 
-# %% ../../nbs/14_widgets_dashboard.ipynb #06fd244e
+# %% ../../nbs/14_widgets_dashboard.ipynb #6aa46417
 def _fmt_table(names: list, rows: list) -> str:
     "The epoch table as HTML: numbers to 6 digits, time as m:ss, empty cells for missing values."
     def cell(i, v):
@@ -88,8 +88,8 @@ def _fmt_table(names: list, rows: list) -> str:
 class TrainingDashboard(Callback):
     "A live view of a fit in a notebook: loss curves, lr, progress and the epoch table; does nothing outside a notebook."
     order = 55   # after the Recorder (50) has logged the batch, before ProgressCB (60) looks at learn.progress
-    def __init__(self, min_interval: float = 0.3,        # seconds between redraws, at least
-                 max_share: float = 0.01,                # redraws use at most this share of the fit's time
+    def __init__(self, min_interval: float = 0.5,        # seconds between redraws, at least
+                 max_share: float = 0.005,               # redraws use at most this share of the fit's time
                  active: bool | None = None,             # None: only in a notebook; True/False to force it
                  display: bool = True,                   # show the widget when a fit starts (False: build it only)
                  clock: Callable[[], float] = time.perf_counter, # the time in seconds (tests pass a fake clock)
