@@ -345,7 +345,7 @@ class LivePlot:
         self.view.update()                 # restore the background, draw the lines, encode the PNG
         return self.view.png
 
-# %% ../../nbs/13_widgets_schedule.ipynb #c675175e
+# %% ../../nbs/13_widgets_schedule.ipynb #1e4bea82
 import html
 import ipywidgets as widgets
 from functools import partial
@@ -368,7 +368,12 @@ def _tidy(x: float) -> float:
 
 def _is_number(v) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
-# %% ../../nbs/13_widgets_schedule.ipynb #c90c11e3
+def _same(a, b) -> bool:
+    "Whether two lr values (scalar, list, array or slice) are equal."
+    try: return bool(a == b)
+    except (ValueError, TypeError, RuntimeError): return a is b   # arrays and tensors compare elementwise
+
+# %% ../../nbs/13_widgets_schedule.ipynb #08aeffe8
 _INT_KNOBS = {'n_epoch': (1, 30), 'n_cycles': (1, 6), 'cycle_len': (1, 5), 'cycle_mult': (1, 4)}
 _FLOAT_KNOBS = {'lr_max': (LR_CHOICES, fmt_lr), 'spread': (SPREAD_CHOICES, _fmt_tick), 'lr_min': (LR_MIN_CHOICES, fmt_lr),
                 'div': (DIV_CHOICES, _fmt_tick), 'div_final': (DIV_FINAL_CHOICES, '{:g}'.format),
@@ -398,6 +403,7 @@ class ScheduleExplorer(StaticFallback):
         self.n_groups = n_groups
         self.state = {'kind': kind, **DEFAULT_KNOBS, 'steps_per_epoch': 100 if steps_per_epoch is None else steps_per_epoch}
         if learn is not None: self.state['lr'] = learn.lr
+        self._learner_lr = self.state['lr']   # the learner's lr we last read: followed until a knob changes it
         self.state['pct_start'] = DEFAULT_PCT_START.get(kind, self.state['pct_start'])
         self.recorded, self.error, self.last_update_ms = None, None, None
         self._syncing = False
@@ -609,6 +615,7 @@ class ScheduleExplorer(StaticFallback):
     def run(self) -> None:
         "Train the learner with the previewed schedule (exactly the call `call_code()` shows), then overlay the recording."
         self._need_learner('run')
+        if not _same(self.learn.lr, self._learner_lr): self.refresh()   # an lr chosen since (e.g. in the LR picker) is used
         plan = self.plan()
         getattr(self.learn, plan.method)(*plan.args, **plan.kwargs)
         self.overlay_recorded()
@@ -644,9 +651,16 @@ class ScheduleExplorer(StaticFallback):
         self._redraw()
         return self
 
+    def _follow_learner_lr(self) -> None:
+        "Take up a new `learn.lr` (set in code or by the LR picker) unless the lr knobs were changed here."
+        if self.learn is None or _same(self.learn.lr, self._learner_lr): return
+        if _same(self.state['lr'], self._learner_lr): self.state['lr'] = self.learn.lr
+        self._learner_lr = self.learn.lr
+
     def refresh(self) -> ScheduleExplorer:
         "Re-read the learner (batches per epoch, lr if untouched, what it recorded) and redraw."
         if self.learn is not None:
+            self._follow_learner_lr(); self._sync_widgets()
             self.state['steps_per_epoch'] = len(self.learn.dls.train)
             return self.overlay_recorded()
         self._redraw()
