@@ -46,10 +46,11 @@ def main():
     dls = DataLoaders.from_tensors(x, y, bs=64, generator=torch.Generator().manual_seed(1))
     plain_loop(dls, 1e-3); learner_loop(dls, 1e-3, False)   # warm up
     times = {'plain': [], 'learner (no bar)': [], 'learner (bar)': []}
-    for _ in range(repeats):   # interleaved, so drifts in machine speed hit all three alike
-        times['plain'].append(plain_loop(dls, 1e-3))
-        times['learner (no bar)'].append(learner_loop(dls, 1e-3, False))
-        times['learner (bar)'].append(learner_loop(dls, 1e-3, True))
+    runs = {'plain': lambda: plain_loop(dls, 1e-3), 'learner (no bar)': lambda: learner_loop(dls, 1e-3, False),
+            'learner (bar)': lambda: learner_loop(dls, 1e-3, True)}
+    names = list(runs)
+    for r in range(repeats):   # interleaved, in a rotating order, so drifts in machine speed hit all three alike
+        for name in names[r % 3:] + names[:r % 3]: times[name].append(runs[name]())
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"{len(dls.train)} batches of 64, median of {repeats} repeats")
     for k, v in med.items(): print(f"  {k:<18} {v * 1000:8.1f} ms")
