@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/90_all.ipynb #d152cfcc
+# %% ../nbs/90_all.ipynb #e1210e84
 from .core import *
 from .data import *
 from .schedule import *
@@ -13,5 +13,15 @@ from .layer_groups import *
 from .learner import *
 from .lr_find import *
 from .datasets import *
-from . import core, data, schedule, layer_groups, learner, lr_find as _lr_find_mod, datasets
-__all__ = [n for m in (core, data, schedule, layer_groups, learner, _lr_find_mod, datasets) for n in m.__all__]
+from .vision.data import *
+from .vision.augment import *
+from .vision.tta import *
+from .widgets.core import *
+from .widgets.lr_picker import *
+from .widgets.freeze import *
+from .widgets.schedule import *
+from .widgets.dashboard import *
+from . import core, data, schedule, layer_groups, learner, lr_find as _lr_find_mod, datasets, vision, widgets
+_modules = (core, data, schedule, layer_groups, learner, _lr_find_mod, datasets, vision.data, vision.augment, vision.tta,
+            widgets.core, widgets.lr_picker, widgets.freeze, widgets.schedule, widgets.dashboard)
+__all__ = [n for m in _modules for n in m.__all__]
