@@ -12,7 +12,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 # %% auto #0
 __all__ = ['in_notebook', 'kernel_shell', 'png_bytes', 'FigureView', 'snap_log', 'set_log_slider', 'same_value', 'show_static',
-           'StaticFallback']
+           'StaticFallback', 'preview_iters', 'fmt_tick', 'LiveAxes', 'LivePlot']
 
 # %% ../../nbs/10_widgets_core.ipynb #3338b5dc
 def in_notebook() -> bool:
@@ -149,3 +149,164 @@ class StaticFallback:
             from IPython.display import display
             display(self.widget)
         else: self.show()
+
+# %% ../../nbs/10_widgets_core.ipynb #fa0fabd1
+import numpy as np
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+from matplotlib.transforms import Affine2D, blended_transform_factory
+from typing import Callable, Sequence
+
+def preview_iters(n_iter: int,                 # batches in the fit
+                  marks: Sequence[int] = (),    # batches to keep with their predecessor (restarts)
+                  max_points: int = 1500,       # about this many batches at most
+                 ) -> list[int]:
+    "The batches worth drawing: all of them, or every k-th one plus both sides of each mark and the last batch."
+    if n_iter <= max_points: return list(range(n_iter))
+    step = math.ceil(n_iter / max_points)
+    keep = set(range(0, n_iter, step)) | {n_iter - 1} | {i for m in marks for i in (m - 1, m) if 0 <= i < n_iter}
+    return sorted(keep)
+
+def fmt_tick(v: float) -> str:
+    "A short tick label: whole numbers without decimals, others to 3 significant digits."
+    return str(int(round(v))) if abs(v - round(v)) < 1e-9 * max(1., abs(v)) else f"{v:.3g}"
+
+class LiveAxes:
+    "An axes with fixed 0..1 limits: lines keep their data, mapped in by a transform; tick labels are our own artists."
+    def __init__(self, ax,                        # a matplotlib axes of a `LivePlot`'s figure
+                 n_xticks: int = 6,               # at most this many x tick labels (0: none)
+                 n_yticks: int = 4,               # at most this many y tick labels
+                 fmt_x: Callable = fmt_tick,     # tick value -> label
+                 fmt_y: Callable = fmt_tick):
+        self.ax, self.fmt_x, self.fmt_y = ax, fmt_x, fmt_y
+        ax.set_xlim(0, 1); ax.set_ylim(0, 1); ax.set_autoscale_on(False)
+        ax.set_xticks([]); ax.set_yticks([])
+        self.data_to_axes = Affine2D()            # (x, y) in data -> (0..1, 0..1) in the axes
+        self.transform = self.data_to_axes + ax.transAxes
+        self.locators = [MaxNLocator(n, steps=[1, 2, 2.5, 5, 10]) if n else None for n in (n_xticks, n_yticks)]
+        kw = dict(transform=ax.transAxes, fontsize=7.5, animated=True, clip_on=False)
+        self.xlabels = [ax.text(0, -0.03, '', ha='center', va='top', **kw) for _ in range(n_xticks + 3 if n_xticks else 0)]
+        self.ylabels = [ax.text(-0.015, 0, '', ha='right', va='center', **kw) for _ in range(n_yticks + 3)]
+        self.note = ax.text(0.5, 0.75, '', ha='center', va='center', color='0.4', fontsize=8, transform=ax.transAxes,
+                            animated=True)
+        self.grid = Line2D([], [], transform=ax.transAxes, color='0.88', lw=0.7, animated=True)
+        ax.add_line(self.grid)
+        self.limits = None
+
+    @property
+    def decor(self) -> list:
+        "The artists that change only with the limits: grid, tick labels and the note."
+        return [self.grid] + self.xlabels + self.ylabels + [self.note]
+
+    @property
+    def key(self) -> tuple:
+        "What the decor depends on: the limits and the note."
+        return self.limits, self.note.get_text()
+
+    def region(self, pad: tuple = (52, 18, 16, 2)):
+        "The axes' box in pixels with room for its tick labels (left, bottom, right, top padding)."
+        from matplotlib.transforms import Bbox
+        (x0, y0), (x1, y1) = self.ax.bbox.get_points()
+        fw, fh = self.ax.figure.bbox.width, self.ax.figure.bbox.height
+        return Bbox([[max(x0 - pad[0], 0), max(y0 - pad[1], 0)], [min(x1 + pad[2], fw), min(y1 + pad[3], fh)]])
+
+    def line(self, *args, **kwargs) -> Line2D:
+        "A line drawn in data coordinates (like `ax.plot`), clipped to the axes."
+        line = Line2D([], [], *args, transform=self.transform, animated=True, **kwargs)
+        self.ax.add_line(line)
+        line.set_clip_path(self.ax.patch)
+        return line
+
+    def vline(self, **kwargs) -> Line2D:
+        "A vertical line across the axes: set its x with `line.set_data([x, x], [0, 1])` (x in data, y in axes units)."
+        line = Line2D([], [], transform=blended_transform_factory(self.transform, self.ax.transAxes), animated=True, **kwargs)
+        self.ax.add_line(line)
+        line.set_clip_path(self.ax.patch)
+        return line
+
+    def set_limits(self, x0: float, x1: float, y0: float, y1: float) -> None:
+        "Show data x in [x0, x1] and y in [y0, y1]: updates the transform, the tick labels and the grid."
+        if not (x1 > x0 and y1 > y0): raise ValueError(f"limits need x1 > x0 and y1 > y0, got {(x0, x1, y0, y1)}")
+        self.limits = (x0, x1, y0, y1)
+        self.data_to_axes.clear().translate(-x0, -y0).scale(1 / (x1 - x0), 1 / (y1 - y0))
+        xs, ys = [], []
+        for axis, (lo, hi), labels, fmt, loc in ((0, (x0, x1), self.xlabels, self.fmt_x, self.locators[0]),
+                                                 (1, (y0, y1), self.ylabels, self.fmt_y, self.locators[1])):
+            ticks = [] if loc is None else [v for v in loc.tick_values(lo, hi) if lo - 1e-9 * (hi - lo) <= v <= hi + 1e-9 * (hi - lo)]
+            for i, t in enumerate(labels):
+                t.set_visible(i < len(ticks))
+                if i >= len(ticks): continue
+                f = (ticks[i] - lo) / (hi - lo)
+                t.set_text(fmt(ticks[i]))
+                if axis == 0: t.set_x(f); xs += [f, f, np.nan]; ys += [0, 1, np.nan]
+                else: t.set_y(f); xs += [0, 1, np.nan]; ys += [f, f, np.nan]
+        self.grid.set_data(xs, ys)
+
+# %% ../../nbs/10_widgets_core.ipynb #1d905207
+class LivePlot:
+    "A `FigureView` of `LiveAxes`: the frame is drawn once, each axes' tick labels once per set of limits, lines on every update."
+    def __init__(self, figsize: tuple = (9, 2.6), # size in inches
+                 dpi: int = 80,                    # pixels per inch
+                 cache_size: int = 16,             # tick-label images kept per axes, one per set of limits
+                 css_class: str = 'fc-plot'):      # CSS class of the image
+        self.view = FigureView(figsize=figsize, dpi=dpi, css_class=css_class)
+        self.fig, self.image = self.view.fig, self.view.image
+        self.axes, self.cache_size = [], cache_size
+        self.frame, self.caches, self.backgrounds = None, {}, {}
+        self.frame_draws = self.label_draws = 0
+
+    def add(self, ax, **kwargs) -> LiveAxes:
+        "Make `ax` (an axes of `self.fig`) a `LiveAxes`."
+        la = LiveAxes(ax, **kwargs)
+        self.axes.append(la)
+        return la
+
+    def line(self, live_ax: LiveAxes, *args, **kwargs) -> Line2D:
+        "A line on `live_ax`, redrawn on every update."
+        line = live_ax.line(*args, **kwargs)
+        self.view.animate(line)
+        return line
+
+    def vline(self, live_ax: LiveAxes, **kwargs) -> Line2D:
+        "A vertical line across `live_ax`, redrawn on every update."
+        line = live_ax.vline(**kwargs)
+        self.view.animate(line)
+        return line
+
+    def invalidate(self) -> None:
+        "Forget the cached images: call after changing titles, the legend or anything else drawn once."
+        self.frame, self.caches, self.backgrounds = None, {}, {}
+
+    def _remember(self, cache: dict, key, value) -> None:
+        cache[key] = value                 # most recently used last
+        while len(cache) > self.cache_size: cache.pop(next(iter(cache)))
+
+    def _background(self):
+        "The frame with every axes' grid and tick labels for the current limits; each axes' part is cached on its own."
+        canvas = self.view.canvas
+        if self.frame is None:
+            canvas.draw()                  # everything but the animated artists (lines, labels, grid)
+            self.frame = canvas.copy_from_bbox(self.fig.bbox)
+            self.frame_draws += 1
+        key = tuple(la.key for la in self.axes)
+        bg = self.backgrounds.pop(key, None)
+        if bg is None:
+            canvas.restore_region(self.frame)
+            for la in self.axes:
+                cache = self.caches.setdefault(id(la), {})
+                part = cache.pop(la.key, None)
+                if part is None:
+                    for a in la.decor: self.fig.draw_artist(a)
+                    part = canvas.copy_from_bbox(la.region())
+                    self.label_draws += 1
+                else: canvas.restore_region(part)
+                self._remember(cache, la.key, part)
+            bg = canvas.copy_from_bbox(self.fig.bbox)
+        self._remember(self.backgrounds, key, bg)
+        return bg
+
+    def update(self) -> bytes:
+        "Show the current lines and limits; returns the PNG."
+        self.view.background = self._background()
+        self.view.update()                 # restore the background, draw the lines, encode the PNG
+        return self.view.png
