@@ -142,10 +142,12 @@ def sched_sgdr(lr_max: float, n_cycles: int, cycle_len: int, cycle_mult: int = 1
     epochs = sgdr_epochs(n_cycles, cycle_len, cycle_mult)
     return combine_scheds(epochs, [SchedCos(lr_max, lr_min)] * n_cycles)  # whole-number weights: exact restarts
 
-# %% ../nbs/02_schedule.ipynb #9b916595
-def sched_values(sched: Callable[[float], float], n_iter: int) -> list[float]:
-    "The values a schedule takes at each of `n_iter` training batches, exactly as training computes them."
-    return [sched(i / n_iter) for i in range(n_iter)]
+# %% ../nbs/02_schedule.ipynb #d91fc8a0
+def sched_values(sched: Callable[[float], float], n_iter: int,
+                 iters: Sequence[int] | None = None, # only these batches (e.g. every 10th, for a quick preview)
+                ) -> list[float]:
+    "The values a schedule takes at each of `n_iter` training batches (or at `iters`), exactly as training computes them."
+    return [sched(i / n_iter) for i in (range(n_iter) if iters is None else iters)]
 
 # %% ../nbs/02_schedule.ipynb #49e9365b
 class WarmUp:

@@ -82,11 +82,7 @@ def fit_scheds(method: str, args: Sequence, kwargs: dict,
         return {**sgdr_scheds(group_lrs(lr), n_cycles, cycle_len, **kwargs), 'mom': None}
     raise ValueError(f"no schedule preview for {method!r}: use fit_one_cycle, fit_flat_cos or fit_sgdr")
 
-# %% ../../nbs/13_widgets_schedule.ipynb #68cebda8
-def _values_at(sched: Callable, n_iter: int, iters: Sequence[int]) -> list[float]:
-    "`sched_values(sched, n_iter)` at the batches `iters` only (same formula: batch i of n_iter is at pct i/n_iter)."
-    return [sched(i / n_iter) for i in iters]
-
+# %% ../../nbs/13_widgets_schedule.ipynb #38069d25
 @dataclass
 class SchedulePlan:
     "What a fit will do: the learner call, its schedules per group, its length, and its cycle restarts."
@@ -130,7 +126,7 @@ class SchedulePlan:
         n = self.n_iter
         if n <= max_points: return list(range(n)), self.values()
         iters = preview_iters(n, self.marks, max_points)
-        return iters, self._per_group(lambda s: _values_at(s, n, iters))
+        return iters, self._per_group(lambda s: sched_values(s, n, iters))
 
     def call_code(self, name: str = 'learn') -> str:
         "The exact call that trains with this plan, as code."
