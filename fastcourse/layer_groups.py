@@ -5,15 +5,16 @@
 # %% ../nbs/03_layer_groups.ipynb #73ca1377
 from __future__ import annotations
 import warnings
-from typing import Callable, Iterable, Sequence
+from collections.abc import Iterable, Iterator
+from typing import Callable, Sequence
 import torch
 from torch import nn
 from .format import fmt_lr, trainable_line
 
 # %% auto #0
-__all__ = ['bn_types', 'norm_types', 'default_splitter', 'group_names', 'ParamList', 'group_params', 'check_groups',
-           'split_groups', 'spread_lrs', 'lr_spread', 'lr_from_spread', 'set_trainable', 'is_frozen', 'set_bn_eval',
-           'n_frozen', 'freeze_to', 'group_state', 'group_stats', 'format_groups']
+__all__ = ['bn_types', 'norm_types', 'default_splitter', 'group_names', 'ParamList', 'params', 'trainable_params', 'group_params',
+           'check_groups', 'split_groups', 'spread_lrs', 'lr_spread', 'lr_from_spread', 'set_trainable', 'is_frozen',
+           'set_bn_eval', 'n_frozen', 'freeze_to', 'group_state', 'group_stats', 'format_groups']
 
 # %% ../nbs/03_layer_groups.ipynb #bdad57f4
 bn_types = (nn.modules.batchnorm._BatchNorm,)   # BatchNorm layers, as fastai names them
@@ -44,6 +45,14 @@ class ParamList(list):
         self.owners = list(owners) or [None] * len(self)
     def __repr__(self): return f"ParamList({len(self)} parameters)"
 
+def params(m: nn.Module) -> list[nn.Parameter]:
+    "All the parameters of `m`, as a list (fastai's name, for splitters)."
+    return list(m.parameters())
+
+def trainable_params(m: nn.Module) -> list[nn.Parameter]:
+    "The parameters of `m` that require a gradient (fastai's default splitter: one group)."
+    return [p for p in m.parameters() if p.requires_grad]
+
 def group_params(group) -> list[nn.Parameter]:
     "The parameters of a layer group: a module's, or the group itself when it is a list of parameters."
     if isinstance(group, nn.Module): return list(group.parameters())
@@ -65,6 +74,9 @@ def check_groups(model: nn.Module, groups: Sequence) -> None:
     if len(groups) == 0: raise ValueError("the splitter returned no layer groups: it must return a list of modules or of parameter lists")
     owned, seen = {id(p) for p in model.parameters()}, {}
     for i, g in enumerate(groups):
+        if isinstance(g, Iterator):
+            raise TypeError(f"layer group {i} is a {type(g).__name__}, which can be read only once: "
+                            "build the groups with split_groups(model, splitter), which makes it a list")
         ps = group_params(g)
         for p in ps:
             if not isinstance(p, torch.Tensor):
