@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_learner.ipynb #8c0696a6
 from __future__ import annotations
-import contextlib, math, numbers
+import contextlib, math
 from pathlib import Path
 from typing import Callable, Sequence
 import torch
@@ -12,6 +12,7 @@ from torch import nn
 
 from .core import default_device, to_device
 from .data import DataLoaders
+from .schedule import check_whole
 from .layer_groups import (default_splitter, split_groups, group_params, spread_lrs, set_trainable, is_frozen,
                                      freeze_to, set_bn_eval, group_stats, format_groups, norm_types)
 from .callback import (Callback, CancelFitException, CancelEpochException, CancelTrainException, CancelValidException,
@@ -312,10 +313,9 @@ class Learner(HasLayerGroups, HasCallbacks):
         if isinstance(n_epoch, float) and isinstance(lr, int) and not isinstance(lr, bool) and n_epoch < 1:
             raise ValueError(f"fit({n_epoch!r}, {lr!r}) looks like the 2018 course's fit(lr, n_epochs): the epochs come first "
                              f"now, as in fit({lr}, {n_epoch!r}); for SGDR cycles use fit_sgdr(n_cycles, cycle_len, lr_max)")
-        if isinstance(n_epoch, bool) or not isinstance(n_epoch, numbers.Integral) or n_epoch < 1:
-            raise ValueError(f"n_epoch must be a whole number of at least 1, got {n_epoch!r}")
-        if not 0 <= start_epoch < n_epoch:
-            raise ValueError(f"start_epoch must be between 0 and n_epoch - 1 = {n_epoch - 1}, got {start_epoch!r}")
+        n_epoch = check_whole('n_epoch', n_epoch)
+        if check_whole('start_epoch', start_epoch, lo=0) >= n_epoch:
+            raise ValueError(f"start_epoch must be below n_epoch = {n_epoch}, got {start_epoch!r}")
         lrs = self.group_lrs(lr)
         wds = None if wd is None else check_wd(wd, self.n_groups)
         if len(self.dls.train) == 0:
