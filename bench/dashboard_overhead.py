@@ -39,7 +39,6 @@ def plain_loop(dls, lr, epochs):
 def learner_loop(dls, lr, epochs, dashboard):
     set_seed(0)
     learn = Learner(dls, make_model(), nn.CrossEntropyLoss(), lr=lr, progress=False)
-    learn.show_table = False
     # active=True: draw as in a notebook (here there is no frontend to show it); display=False: nothing to show it in
     cbs = [TrainingDashboard(active=True, display=False)] if dashboard else []
     start, cpu = time.perf_counter(), time.process_time()

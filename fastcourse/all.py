@@ -8,20 +8,26 @@ __all__ = []
 # %% ../nbs/90_all.ipynb #e1210e84
 from .core import *
 from .data import *
+from .format import *
 from .schedule import *
 from .layer_groups import *
+from .callback import *
 from .learner import *
+from .fit_policies import *
+from .predictions import *
+from .saving import *
 from .lr_find import *
+from .tta import *
 from .datasets import *
 from .vision.data import *
 from .vision.augment import *
-from .vision.tta import *
 from .widgets.core import *
 from .widgets.lr_picker import *
 from .widgets.freeze import *
 from .widgets.schedule import *
 from .widgets.dashboard import *
-from . import core, data, schedule, layer_groups, learner, lr_find as _lr_find_mod, datasets, vision, widgets
-_modules = (core, data, schedule, layer_groups, learner, _lr_find_mod, datasets, vision.data, vision.augment, vision.tta,
-            widgets.core, widgets.lr_picker, widgets.freeze, widgets.schedule, widgets.dashboard)
+import importlib as _importlib
+_module_names = ('core data format schedule layer_groups callback learner fit_policies predictions saving lr_find tta datasets '
+                 'vision.data vision.augment widgets.core widgets.lr_picker widgets.freeze widgets.schedule widgets.dashboard').split()
+_modules = [_importlib.import_module(f'fastcourse.{n}') for n in _module_names]
 __all__ = [n for m in _modules for n in m.__all__]

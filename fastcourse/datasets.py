@@ -4,12 +4,18 @@
 
 # %% ../nbs/06_datasets.ipynb #3c8aef61
 from __future__ import annotations
-import hashlib, http.client, json, os, re, shutil, tarfile, tempfile, urllib.error, urllib.parse, urllib.request, zipfile, zlib
+import hashlib, http.client, json, os, re, shutil, tarfile, tempfile, threading, time
+import urllib.error, urllib.parse, urllib.request, zipfile, zlib
+from contextlib import contextmanager
 from math import cos, pi, sin
 from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
+try: import fcntl    # POSIX: file locks with flock
+except ImportError:  # Windows: file locks with msvcrt.locking
+    fcntl = None
+    import msvcrt
 
 # %% auto #0
 __all__ = ['SHAPES', 'CHECKSUMS', 'fastcourse_home', 'fastcourse_path', 'draw_shape', 'make_shapes', 'URLs', 'DownloadError',
@@ -56,6 +62,56 @@ def _move_into_place(src: Path, dest: Path, replace: bool = True) -> Path:
         if not dest.exists(): raise
     if old is not None: shutil.rmtree(old, ignore_errors=True)
     return dest
+
+_thread_locks: dict[Path, threading.Lock] = {}  # lock file -> the lock this process's threads queue on for it
+
+def _try_lock(fd: int) -> bool:
+    "Take the operating system's lock on the open file `fd` without waiting; False when another process holds it."
+    try:
+        if fcntl is not None: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        else: msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # its first byte stands for the whole file
+    except (BlockingIOError, PermissionError): return False  # held by another
+    except OSError: pass  # a file system without locks: go ahead unguarded, as before there were locks
+    return True
+
+def _lock_file(lock: Path, on_wait) -> int:
+    "Open the file `lock` and take its lock, calling `on_wait()` while another process holds it; return the open file."
+    while True:
+        try: fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as e:
+            raise PermissionError(f"cannot create the lock file {lock} ({e.strerror or e}): {lock.parent} is not writable. "
+                                  "Write somewhere else: set the environment variable FASTCOURSE_HOME, or pass another folder") from None
+        try:
+            while not _try_lock(fd): on_wait()
+            # the holder before us deleted the file as it let go: if ours is no longer the file at `lock`, start again
+            try: current = os.path.samestat(os.fstat(fd), os.stat(lock))
+            except FileNotFoundError: current = False
+        except BaseException: os.close(fd); raise
+        if current: return fd
+        os.close(fd)
+
+@contextmanager
+def _locked(dest: Path):
+    "Hold the lock of `dest` (the file `.{name}.lock` beside it), after whoever holds it now: one writer per destination."
+    lock = _mkdir(dest.parent)/f'.{dest.name}.lock'
+    thread_lock = _thread_locks.setdefault(lock, threading.Lock())
+    said = False
+    def on_wait():
+        nonlocal said
+        if not said: print(f"another process or thread is writing {dest}: waiting for it to finish"); said = True
+        time.sleep(0.05)
+    while not thread_lock.acquire(blocking=False): on_wait()
+    try:
+        fd = _lock_file(lock, on_wait)
+        try: yield
+        finally:
+            try: os.unlink(lock)  # while we still hold it: a waiter on this file will see it is gone
+            except OSError: pass  # Windows deletes no open file: then it goes below, unless another process has it open
+            os.close(fd)          # lets go of the lock
+            if fcntl is None:
+                try: os.unlink(lock)
+                except OSError: pass
+    finally: thread_lock.release()
 
 # %% ../nbs/06_datasets.ipynb #c622450b
 SHAPES = ('circle', 'square', 'triangle', 'star', 'pentagon', 'hexagon', 'cross')  # every shape draw_shape knows
@@ -154,17 +210,19 @@ def make_shapes(path: str | Path | None = None,  # where to write (None: a folde
         key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:8]
         path = fastcourse_path('data')/f'shapes_{size}px_{key}'
     path = Path(path).expanduser().absolute()
-    found = _read_manifest(path)
-    if found == params: return path
-    if found is None and path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise FileExistsError(f"{path} exists and holds something other than a shapes dataset: "
-                              "pass a new or empty folder as path (or delete this one)")
-    existed = path.exists()  # an empty folder or another shapes dataset, to replace
-    tmp = _new_tmp_dir(path)
-    try:
-        _write_shapes(tmp, params)
-        _move_into_place(tmp, path, replace=existed)  # a dataset another process finished meanwhile is kept
-    finally: shutil.rmtree(tmp, ignore_errors=True)
+    if _read_manifest(path) == params: return path  # finding a finished dataset takes no lock
+    with _locked(path):  # one drawing at a time per folder, across threads and processes
+        found = _read_manifest(path)
+        if found == params: return path  # drawn by another process while we waited
+        if found is None and path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise FileExistsError(f"{path} exists and holds something other than a shapes dataset: "
+                                  "pass a new or empty folder as path (or delete this one)")
+        existed = path.exists()  # an empty folder or another shapes dataset, to replace
+        tmp = _new_tmp_dir(path)
+        try:
+            _write_shapes(tmp, params)
+            _move_into_place(tmp, path, replace=existed)  # a folder someone made meanwhile is kept
+        finally: shutil.rmtree(tmp, ignore_errors=True)
     return path
 
 # %% ../nbs/06_datasets.ipynb #91d138bc
@@ -255,29 +313,8 @@ def _content_range(resp) -> tuple[int | None, int | None]:
     if m is None: return None, None
     return (int(m[1]) if m[1] else None), (int(m[2]) if m[2] != '*' else None)
 
-def download_url(url: str,                     # the address of the file (http or https)
-                 dest: str | Path | None = None, # a file, or a folder (existing, or a path ending in '/') (None: `fastcourse_path('archive')`)
-                 timeout: float = 30.,          # seconds to wait for the server before giving up
-                 show_progress: bool = True,    # show a progress bar
-                 sha256: str | None = None,     # the expected SHA-256 hex digest (None: `CHECKSUMS.get(url)`, or no check)
-                 overwrite: bool = False,       # download again even if the file is already there
-                ) -> Path:
-    "Download `url` to `dest`, resuming an interrupted download, and return the path of the complete, checked file."
-    is_folder = dest is None or str(dest).endswith(('/', os.sep))
-    dest = fastcourse_path('archive') if dest is None else Path(dest).expanduser().absolute()
-    if is_folder or dest.is_dir(): dest = dest/_url_fname(url)
-    sha256 = sha256 or CHECKSUMS.get(url)
-    if sha256 is not None:
-        sha256 = sha256.strip().lower()
-        if not re.fullmatch(r'[0-9a-f]{64}', sha256):
-            raise ValueError(f"sha256 must be 64 hexadecimal digits, got {sha256!r}")
-    part = dest.with_name(dest.name + '.part')
-    if dest.exists() and not overwrite:
-        if sha256 is None or file_sha256(dest) == sha256: return dest
-        print(f"{dest} does not match its checksum: downloading it again")
-        dest.unlink()
-    if overwrite and part.exists(): part.unlink()
-    _mkdir(dest.parent)
+def _fetch(url: str, dest: Path, part: Path, timeout: float, show_progress: bool):
+    "Download `url` into `part`, continuing the bytes already there when the server can; raise unless it is complete."
     for attempt in range(2):  # a second attempt only when the server cannot continue the .part
         have = part.stat().st_size if part.exists() else 0
         req = urllib.request.Request(url, headers={'User-Agent': 'fastcourse', 'Accept-Encoding': 'identity'})
@@ -319,8 +356,34 @@ def download_url(url: str,                     # the address of the file (http o
                                 f"Run again to resume it from {part.name}")
         break
     else: raise DownloadError(f"the server of {url} could not continue the partial download {part}: delete it and run again")
-    _verify(part, url, sha256)
-    os.replace(part, dest)
+
+def download_url(url: str,                     # the address of the file (http or https)
+                 dest: str | Path | None = None, # a file, or a folder (existing, or a path ending in '/') (None: `fastcourse_path('archive')`)
+                 timeout: float = 30.,          # seconds to wait for the server before giving up
+                 show_progress: bool = True,    # show a progress bar
+                 sha256: str | None = None,     # the expected SHA-256 hex digest (None: `CHECKSUMS.get(url)`, or no check)
+                 overwrite: bool = False,       # download again even if the file is already there
+                ) -> Path:
+    "Download `url` to `dest`, resuming an interrupted download, and return the path of the complete, checked file."
+    is_folder = dest is None or str(dest).endswith(('/', os.sep))
+    dest = fastcourse_path('archive') if dest is None else Path(dest).expanduser().absolute()
+    if is_folder or dest.is_dir(): dest = dest/_url_fname(url)
+    sha256 = sha256 or CHECKSUMS.get(url)
+    if sha256 is not None:
+        sha256 = sha256.strip().lower()
+        if not re.fullmatch(r'[0-9a-f]{64}', sha256):
+            raise ValueError(f"sha256 must be 64 hexadecimal digits, got {sha256!r}")
+    part = dest.with_name(dest.name + '.part')
+    if not overwrite and dest.exists() and (sha256 is None or file_sha256(dest) == sha256): return dest  # reading takes no lock
+    with _locked(dest):  # one download at a time per file, across threads and processes
+        if dest.exists() and not overwrite:  # look again: another process may have just finished it
+            if sha256 is None or file_sha256(dest) == sha256: return dest
+            print(f"{dest} does not match its checksum: downloading it again")
+            dest.unlink()
+        if overwrite and part.exists(): part.unlink()
+        _fetch(url, dest, part, timeout, show_progress)
+        _verify(part, url, sha256)
+        os.replace(part, dest)
     return dest
 
 # %% ../nbs/06_datasets.ipynb #e2f7bcf3
@@ -350,15 +413,8 @@ def _extract_into(fname: Path, out: Path):
                                          "refusing to extract it. The archive is corrupt or malicious: delete it")
                 t.extractall(out)
 
-def extract_archive(fname: str | Path,       # a .tgz, .tar.gz, .tar.bz2, .tar.xz, .tar or .zip file
-                    dest: str | Path,        # the folder to create with the archive's contents
-                    overwrite: bool = False, # replace `dest` if it already exists
-                   ) -> Path:
-    "Extract `fname` into the new folder `dest`, all or nothing; a single top folder in the archive becomes `dest`."
-    fname, dest = Path(fname), Path(dest).expanduser().absolute()
-    _archive_stem(fname.name)  # fail early on a file that is no archive
-    if dest.exists() and not overwrite:
-        raise FileExistsError(f"{dest} already exists: pass overwrite=True to replace it, or another dest")
+def _extract(fname: Path, dest: Path, replace: bool) -> Path:
+    "Extract `fname` into a temporary folder and rename that to `dest`, replacing an old `dest` if `replace` (the caller holds `dest`'s lock)."
     tmp = _new_tmp_dir(dest)
     try:
         try: _extract_into(fname, tmp)
@@ -370,9 +426,22 @@ def extract_archive(fname: str | Path,       # a .tgz, .tar.gz, .tar.bz2, .tar.x
                              "Delete it and download it again (untar_data(..., force_download=True))") from None
         items = list(tmp.iterdir())
         src = items[0] if len(items) == 1 and items[0].is_dir() and not items[0].is_symlink() else tmp
-        _move_into_place(src, dest, replace=overwrite)  # without overwrite, a dest that appeared meanwhile is kept
+        _move_into_place(src, dest, replace=replace)
     finally: shutil.rmtree(tmp, ignore_errors=True)
     return dest
+
+def extract_archive(fname: str | Path,       # a .tgz, .tar.gz, .tar.bz2, .tar.xz, .tar or .zip file
+                    dest: str | Path,        # the folder to create with the archive's contents
+                    overwrite: bool = False, # replace `dest` if it already exists
+                   ) -> Path:
+    "Extract `fname` into the new folder `dest`, all or nothing; a single top folder in the archive becomes `dest`."
+    fname, dest = Path(fname), Path(dest).expanduser().absolute()
+    _archive_stem(fname.name)  # fail early on a file that is no archive
+    if dest.exists() and not overwrite:
+        raise FileExistsError(f"{dest} already exists: pass overwrite=True to replace it, or another dest")
+    with _locked(dest):  # one extraction at a time per folder, across threads and processes
+        if dest.exists() and not overwrite: return dest  # extracted by another process while we waited
+        return _extract(fname, dest, replace=overwrite)
 
 # %% ../nbs/06_datasets.ipynb #eef36593
 def untar_data(url: str,                         # the address of a .tgz, .tar.gz or .zip archive (e.g. `URLs.PETS`)
@@ -390,6 +459,8 @@ def untar_data(url: str,                         # the address of a .tgz, .tar.g
     archive = fastcourse_path('archive', base) if archive is None else _mkdir(Path(archive).expanduser().absolute())
     data = fastcourse_path(c_key, base) if data is None else _mkdir(Path(data).expanduser().absolute())
     dest = data/stem
-    if dest.exists() and not force_download: return dest
-    arch = download_url(url, archive/fname, sha256=sha256, show_progress=show_progress, overwrite=force_download)
-    return extract_archive(arch, dest, overwrite=force_download)
+    if dest.exists() and not force_download: return dest  # finding a finished dataset takes no lock
+    with _locked(dest):  # one download and extraction at a time per dataset, across threads and processes
+        if dest.exists() and not force_download: return dest  # made by another process while we waited
+        arch = download_url(url, archive/fname, sha256=sha256, show_progress=show_progress, overwrite=force_download)
+        return _extract(arch, dest, replace=force_download)

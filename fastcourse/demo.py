@@ -10,8 +10,10 @@ import torch
 from torch import nn
 from .core import set_seed, default_device
 from .datasets import make_shapes
-from .learner import Learner, accuracy, format_row
-from .lr_find import fmt_lr
+from .learner import Learner
+from .callback import accuracy
+from .format import format_epoch_row
+from .format import fmt_lr
 from .schedule import plot_sched, sched_sgdr, sgdr_restarts, sgdr_total_epochs
 from .vision.data import ImageDataLoaders
 from .vision.augment import aug_transforms
@@ -55,12 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     def stage(title, fit):
         print(f"\n== {title}")
         fit()
-        rows.extend([[title.split(':')[0]] + r for r in learn.recorder.values])
+        rows.extend([[title.split(':')[0]] + r for r in learn.recorder.logs])
 
     print("\n== lr_find")
     res = learn.lr_find(show_plot=False, num_it=30 if args.quick else 100)
     res.plot().savefig(out / 'lr_find.png', dpi=80)
-    lr = min(res.valley * 3, res.minimum)   # valley is safe; a little higher trains faster, but never past minimum
+    lr = res.valley
     print(f"suggestions: {', '.join(f'{k} {fmt_lr(v)}' for k, v in res.suggestions.items())} -> lr {fmt_lr(lr)}")
 
     n_epoch = 1 if args.quick else 6
@@ -68,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     stage(f"1: fit_one_cycle({n_epoch})", lambda: learn.fit_one_cycle(n_epoch))
     learn.recorder.plot_loss().savefig(out / 'loss.png', dpi=80)
     learn.freeze()
-    print(); learn.groups_summary()
+    print(); print(learn.groups_summary())
     stage(f"2: frozen body, fit_one_cycle(1, {fmt_lr(lr / 2)})", lambda: learn.fit_one_cycle(1, lr / 2))
     learn.unfreeze()
     lrs = slice(lr / 100, lr / 10)
@@ -79,12 +81,12 @@ def main(argv: list[str] | None = None) -> int:
           lambda: learn.fit_sgdr(n_cycles, cycle_len, lrs, cycle_mult=cycle_mult))
     n_iter = sgdr_total_epochs(n_cycles, cycle_len, cycle_mult) * spe
     plot_sched(preview, n_iter, marks=[e * spe for e in sgdr_restarts(n_cycles, cycle_len, cycle_mult)],
-               recorded={'lr': learn.recorder.hp('lr')}).savefig(out / 'schedule.png', dpi=80)
+               recorded={'lr': learn.recorder.group_hps['lr']}).savefig(out / 'schedule.png', dpi=80)
 
     print("\n== every epoch")
     names = ['stage'] + learn.recorder.metric_names
-    print(f"{'stage':>6} " + format_row(names[1:], header=True))
-    for r in rows: print(f"{r[0]:>6} " + format_row(r[1:]))
+    print(f"{'stage':>6} " + format_epoch_row(names[1:]))
+    for r in rows: print(f"{r[0]:>6} " + format_epoch_row(names[1:], r[1:]))
     acc = rows[-1][4]
     print(f"\nfinal accuracy {acc:.3f}; plots in {out}: {', '.join(sorted(p.name for p in out.glob('*.png')))}")
     print(f"done in {time.time() - start:.0f} s")

@@ -10,11 +10,13 @@ import torch
 from torch import nn
 
 # %% auto #0
-__all__ = ['bn_types', 'default_splitter', 'group_names', 'check_groups', 'spread_lrs', 'set_trainable', 'is_frozen',
-           'set_bn_eval', 'frozen_idx', 'freeze_to', 'group_stats', 'format_groups']
+__all__ = ['bn_types', 'norm_types', 'default_splitter', 'group_names', 'check_groups', 'spread_lrs', 'lr_spread',
+           'lr_from_spread', 'set_trainable', 'is_frozen', 'set_bn_eval', 'n_frozen', 'freeze_to', 'group_stats',
+           'format_groups']
 
 # %% ../nbs/03_layer_groups.ipynb #bdad57f4
-bn_types = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm, nn.modules.instancenorm._InstanceNorm)
+bn_types = (nn.modules.batchnorm._BatchNorm,)   # BatchNorm layers, as fastai names them
+norm_types = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm, nn.modules.instancenorm._InstanceNorm)  # every norm layer
 
 def default_splitter(model: nn.Module) -> list[nn.Module]:
     "Body and head for an `nn.Sequential` of two or more layers (the last layer is the head); one group otherwise."
@@ -47,6 +49,8 @@ def check_groups(model: nn.Module, groups: Sequence[nn.Module]) -> None:
 # %% ../nbs/03_layer_groups.ipynb #34033ee2
 def spread_lrs(lr, n_groups: int) -> list[float]:
     "One learning rate per layer group from a scalar, a list, `slice(lo, hi)` or `slice(hi)`."
+    if isinstance(lr, (str, bytes)):
+        raise TypeError(f"lr must be a number, a list of numbers or a slice, got the string {lr!r}: write it without quotes, e.g. lr=1e-3")
     if isinstance(lr, slice):
         lo, hi = lr.start, lr.stop
         if hi is None: raise ValueError(f"{lr} has no upper end: use slice(hi) or slice(lo, hi)")
@@ -63,19 +67,31 @@ def spread_lrs(lr, n_groups: int) -> list[float]:
             raise ValueError(f"lr has {len(lrs)} values but the model has {n_groups} layer groups: "
                              f"pass {n_groups} values, a scalar, or slice(lo, hi)")
     for v in lrs:
-        if not v > 0: raise ValueError(f"learning rates must be positive, got {lr}: pass a value such as 1e-3")
+        if not v > 0 or v == float('inf'):
+            raise ValueError(f"learning rates must be positive and finite, got {lr}: pass a value such as 1e-3")
     return lrs
+
+# %% ../nbs/03_layer_groups.ipynb #9bd7cf7e
+def lr_spread(lr, n_groups: int) -> tuple[float, float]:
+    "(lr_max, spread) of `lr` over `n_groups`: the largest group lr, and how many times smaller the smallest is."
+    lrs = spread_lrs(lr, n_groups)
+    return max(lrs), max(lrs) / min(lrs)
+
+def lr_from_spread(lr_max: float, spread: float, n_groups: int):
+    "The lr argument spreading `lr_max` geometrically so the first group's is `spread` times smaller: a scalar or a slice."
+    if n_groups == 1 or spread == 1: return lr_max
+    return slice(lr_max / spread, lr_max)
 
 # %% ../nbs/03_layer_groups.ipynb #7cad7a90
 def set_trainable(group: nn.Module, trainable: bool, train_bn: bool = True) -> None:
     "Make one layer group trainable or frozen; with `train_bn`, its normalisation layers keep training when frozen."
     for m in group.modules():
-        keep = trainable or (train_bn and isinstance(m, bn_types))
+        keep = trainable or (train_bn and isinstance(m, norm_types))
         for p in m.parameters(recurse=False): p.requires_grad_(keep)
 
 def is_frozen(group: nn.Module) -> bool:
     "A group is frozen when none of its parameters outside normalisation layers trains."
-    ps = [p for m in group.modules() if not isinstance(m, bn_types) for p in m.parameters(recurse=False)]
+    ps = [p for m in group.modules() if not isinstance(m, norm_types) for p in m.parameters(recurse=False)]
     if not ps: ps = list(group.parameters())
     return bool(ps) and not any(p.requires_grad for p in ps)
 
@@ -87,7 +103,7 @@ def set_bn_eval(groups: Sequence[nn.Module], train_bn: bool) -> None:
             for m in g.modules():
                 if isinstance(m, nn.modules.batchnorm._BatchNorm): m.eval()
 
-def frozen_idx(n: int, n_groups: int) -> int:
+def n_frozen(n: int, n_groups: int) -> int:
     "The number of groups `freeze_to(n)` freezes; raises if `n` is out of range."
     if not -n_groups <= n < n_groups:
         raise ValueError(f"freeze_to({n}) is out of range: the model has {n_groups} layer groups, "
@@ -96,7 +112,7 @@ def frozen_idx(n: int, n_groups: int) -> int:
 
 def freeze_to(groups: Sequence[nn.Module], n: int, train_bn: bool = True) -> None:
     "Freeze the layer groups before group `n` and unfreeze the others."
-    k = frozen_idx(n, len(groups))
+    k = n_frozen(n, len(groups))
     if k == 0 and len(groups) == 1 and n < 0:
         warnings.warn("the model has only one layer group, so freeze() freezes nothing: pass a splitter "
                       "that returns [body, head] to train the head alone", stacklevel=3)

@@ -8,10 +8,11 @@ import copy, math, random
 from functools import cached_property
 from dataclasses import dataclass, field
 import torch
-from .learner import Callback, CancelFitException, CancelValidException
+from .callback import Callback, CancelFitException, CancelValidException, Recorder
+from .format import fmt_lr
 
 # %% auto #0
-__all__ = ['valley', 'steep', 'minimum', 'fmt_lr', 'LRFindResult', 'LRFinder', 'save_state', 'restore_state', 'lr_find']
+__all__ = ['valley', 'steep', 'minimum', 'LRFindResult', 'LRFinder', 'save_state', 'restore_state', 'lr_find']
 
 # %% ../nbs/05_lr_find.ipynb #6a95b4c4
 def _check_curve(lrs, losses, need: int = 2):
@@ -48,14 +49,6 @@ def minimum(lrs, losses) -> float:
     _check_curve(lrs, losses, 1)
     return lrs[min(range(len(losses)), key=losses.__getitem__)] / 10
 
-def fmt_lr(lr: float) -> str:
-    "An lr in plain short notation: 1e-3, 3.2e-4, 0.1."
-    if lr == 0: return '0'
-    e = math.floor(math.log10(abs(lr)))
-    m = round(lr / 10 ** e, 1)
-    if m == 10: m, e = 1.0, e + 1
-    if -1 <= e <= 0: return f"{lr:.2g}"
-    return f"{m:g}e{e}"
 
 # %% ../nbs/05_lr_find.ipynb #10a1102d
 @dataclass
@@ -180,8 +173,7 @@ def save_state(learn) -> dict:
     "Copy to CPU memory everything a short training run changes: weights and buffers, optimizer, RNGs, modes."
     return {'model': _cpu_copy(learn.model.state_dict()),
             'opt': None if learn.opt is None else _cpu_copy(learn.opt.state_dict()),
-            'rng': _rng_state(), 'modes': [m.training for m in learn.model.modules()],
-            'recorder': dict(learn.recorder.__dict__)}
+            'rng': _rng_state(), 'modes': [m.training for m in learn.model.modules()]}
 
 def restore_state(learn, state: dict) -> None:
     "Put back what `save_state` copied, bitwise."
@@ -190,7 +182,7 @@ def restore_state(learn, state: dict) -> None:
     else: learn.opt.load_state_dict(state['opt'])
     for m, mode in zip(learn.model.modules(), state['modes']): m.training = mode
     _set_rng_state(state['rng'])
-    learn.recorder.__dict__.clear(); learn.recorder.__dict__.update(state['recorder'])
+    for p in learn.model.parameters(): p.grad = None
 
 # %% ../nbs/05_lr_find.ipynb #ad339cea
 def lr_find(learn,                       # the Learner to sweep
@@ -199,21 +191,18 @@ def lr_find(learn,                       # the Learner to sweep
             num_it: int = 100,           # at most this many batches
             stop_div: bool = True,       # stop when the loss diverges (4x its best)
             show_plot: bool = True,      # draw the curve with its suggestions
-            interactive: bool = False,   # show the LRPicker widget to choose the lr on the curve
            ) -> LRFindResult:
     "Run an lr range test on `learn` and return the curve with suggestions; the learner is left exactly as it was."
     if not 0 < start_lr < end_lr: raise ValueError(f"need 0 < start_lr < end_lr, got start_lr={start_lr}, end_lr={end_lr}")
     if num_it < 5: raise ValueError(f"num_it={num_it} is too few batches to read a curve: use at least 5 (100 is typical)")
     finder = LRFinder(start_lr, end_lr, num_it, stop_div)
     state = save_state(learn)
-    old_table = learn.show_table
     try:
-        learn.show_table = False
         n_epoch = math.ceil(num_it / len(learn.dls.train))
-        try: learn.fit(n_epoch, cbs=[finder])
-        except FloatingPointError: finder.stop_reason = 'nan'   # a NaN/inf loss ends the sweep, it is not an error here
+        with learn.removed_cbs([c for c in learn.cbs if type(c).__name__ in ('Recorder', 'ProgressCB')]):
+            try: learn.fit(n_epoch, cbs=[Recorder(), finder])
+            except FloatingPointError: finder.stop_reason = 'nan'   # a NaN/inf loss ends the sweep, it is not an error here
     finally:
-        learn.show_table = old_table
         restore_state(learn, state)
     n = len(finder.losses)
     if n < 5:
@@ -221,9 +210,6 @@ def lr_find(learn,                       # the Learner to sweep
         raise ValueError(f"lr_find recorded only {n} losses before {why} (at lr={fmt_lr(finder.lrs[-1]) if finder.lrs else start_lr}): "
                          "that is too few to suggest an lr. Lower start_lr, or check the model and data on a plain fit")
     result = LRFindResult.from_sweep(finder.lrs[:n], finder.losses, finder.raw_losses)
-    learn.recorder.lr_find_result = result
-    if interactive:
-        from fastcourse.widgets.lr_picker import LRPicker
-        return LRPicker(learn)
+    learn.lr_find_result = result
     if show_plot: result.plot()
     return result

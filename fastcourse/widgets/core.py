@@ -7,12 +7,13 @@ from __future__ import annotations
 import math, os, struct, sys, zlib
 import numpy as np
 import ipywidgets as widgets
+from ..format import fmt_tick
 from matplotlib.figure import Figure
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 # %% auto #0
 __all__ = ['in_notebook', 'kernel_shell', 'png_bytes', 'FigureView', 'snap_log', 'set_log_slider', 'same_value', 'show_static',
-           'StaticFallback', 'preview_iters', 'fmt_tick', 'LiveAxes', 'LivePlot']
+           'StaticFallback', 'preview_iters', 'LiveAxes', 'LivePlot']
 
 # %% ../../nbs/10_widgets_core.ipynb #3338b5dc
 def in_notebook() -> bool:
@@ -166,10 +167,6 @@ def preview_iters(n_iter: int,                 # batches in the fit
     step = math.ceil(n_iter / max_points)
     keep = set(range(0, n_iter, step)) | {n_iter - 1} | {i for m in marks for i in (m - 1, m) if 0 <= i < n_iter}
     return sorted(keep)
-
-def fmt_tick(v: float) -> str:
-    "A short tick label: whole numbers without decimals, others to 3 significant digits."
-    return str(int(round(v))) if abs(v - round(v)) < 1e-9 * max(1., abs(v)) else f"{v:.3g}"
 
 class LiveAxes:
     "An axes with fixed 0..1 limits: lines keep their data, mapped in by a transform; tick labels are our own artists."

@@ -8,8 +8,8 @@ import html, math, time
 from typing import Callable
 
 import ipywidgets as widgets
-from ..learner import Callback
-from ..lr_find import fmt_lr
+from ..callback import Callback
+from ..format import fmt_lr
 from .core import in_notebook, LivePlot, preview_iters
 
 # %% auto #0
@@ -147,8 +147,8 @@ class TrainingDashboard(Callback):
         self.on = in_notebook() if self.active is None else bool(self.active)
         if not self.on: return
         wall, learn = time.perf_counter(), self.learn
-        self.saved_flags = learn.progress, learn.show_table
-        learn.progress = learn.show_table = False               # the dashboard shows progress and the table
+        self.saved_progress = learn.progress
+        learn.progress = False                                  # the dashboard shows progress and the table
         self._build()
         self.progress.max = max(learn.n_train_iter, 1)
         self._draw()
@@ -165,7 +165,7 @@ class TrainingDashboard(Callback):
     def after_epoch(self) -> None:
         if not self.on: return
         wall, rec = time.perf_counter(), self.learn.recorder
-        self.table.value = _fmt_table(rec.metric_names, rec.values)
+        self.table.value = _fmt_table(rec.metric_names, rec.logs)
         self.time_spent += time.perf_counter() - wall
         if self.clock() >= self.next_time: self._redraw()
 
@@ -173,5 +173,5 @@ class TrainingDashboard(Callback):
         if not self.on: return
         try: self._redraw()                                     # the final state, whatever the throttle says
         finally:
-            self.learn.progress, self.learn.show_table = self.saved_flags
+            self.learn.progress = self.saved_progress
             self.on = False

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import html
 import ipywidgets as widgets
-from ..lr_find import fmt_lr
+from ..format import fmt_lr
 from ..layer_groups import format_groups
 from .core import StaticFallback, show_static
 

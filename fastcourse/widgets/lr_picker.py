@@ -6,7 +6,8 @@
 from __future__ import annotations
 import html, math
 import ipywidgets as widgets
-from ..lr_find import LRFindResult, fmt_lr
+from ..lr_find import LRFindResult
+from ..format import fmt_lr
 from ..layer_groups import spread_lrs
 from .core import FigureView, StaticFallback, snap_log, set_log_slider, same_value, show_static
 

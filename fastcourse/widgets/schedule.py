@@ -11,8 +11,9 @@ from typing import Callable, Sequence
 from ..schedule import (one_cycle_scheds, flat_cos_scheds, sgdr_scheds, sgdr_epochs, sgdr_restarts,
                                  sched_values)
 from ..layer_groups import spread_lrs
-from ..lr_find import fmt_lr
-from .core import LivePlot, preview_iters, fmt_tick
+from ..format import fmt_lr
+from .core import LivePlot, preview_iters
+from ..format import fmt_tick
 
 # %% auto #0
 __all__ = ['SCHEDULE_KINDS', 'KNOBS', 'DEFAULT_KNOBS', 'DEFAULT_PCT_START', 'LR_CHOICES', 'LR_MIN_CHOICES', 'SPREAD_CHOICES',
@@ -469,7 +470,7 @@ class ScheduleExplorer(StaticFallback):
     def overlay_recorded(self) -> ScheduleExplorer:
         "Draw the lr (and momentum) the learner's Recorder recorded in its last fit, dotted, over the preview."
         self._need_learner('overlay_recorded')
-        try: lrs, moms = self.learn.recorder.hp('lr'), self.learn.recorder.hp('mom')
+        try: lrs, moms = self.learn.recorder.group_hps['lr'], self.learn.recorder.group_hps['mom']
         except AttributeError: lrs, moms = [], []      # no fit yet
         moms = moms[0] if moms and all(m is not None for m in moms[0]) else []
         self.recorded = {'lr': lrs, 'mom': moms} if lrs else None
