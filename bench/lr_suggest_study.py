@@ -1,21 +1,24 @@
 """Which rule should `valley`, lr_find's default suggestion, use? Candidate rules compared on evidence.
 
-(a) Synthetic curves with a known answer: a plateau, a fall, a blow-up; raw per-batch losses with multiplicative noise,
-    smoothed as the Recorder does (debiased EMA, beta 0.98), stopped at 4x the best smoothed loss as LRFinder does,
-    trimmed as fastai does ([num_it//10 : -5]). For each plateau noise level: the share of picks on the plateau
-    (< 3% of the fall done), past the minimum, the spread across seeds (p10-p90, decades) and the distance (decades)
-    from the falling stretch.
-(b) Real lr_find curves: an MLP on the README's xor data, an MLP on rendered digits, a small CNN on the built-in shapes,
-    several seeds each. For each rule: the suggested lr and the validation accuracy after a short one-cycle fit at it.
+(a) Synthetic curves with a known answer: a plateau (optionally with a small early drop onto a second plateau), a fall
+    of 0.75 to 2.5 decades, a blow-up. Raw per-batch losses get multiplicative noise (0, 2, 10, 20%), are smoothed as the
+    Recorder does (debiased EMA, beta 0.98), stopped at 4x the best smoothed loss as LRFinder does, and trimmed as
+    fastai does ([num_it//10 : -5]). Per rule: the share of picks on the plateau (less than 3% of the true fall done),
+    the same judged on the smoothed curve the student sees (less than 10% of its drop done at the pick), past the
+    minimum, and the spread across seeds (p10-p90, decades).
+(b) Real lr_find curves: an MLP on the README's xor data, an MLP on rendered digits (an 8x8-digits stand-in made with
+    PIL), a small CNN on the built-in shapes; several seeds each. Per rule: the suggested lrs and the validation
+    accuracy after a short fit_one_cycle at the suggestion (and, with --grid, the accuracy on a grid of lrs).
 
-usage: python bench/lr_suggest_study.py [--tiny] [--seeds N] [--real-seeds N] [--no-real]
+usage: python bench/lr_suggest_study.py [--tiny] [--seeds N] [--real-seeds N] [--no-real] [--grid]
 (--tiny: a few curves and one tiny fit per task, seconds; CI runs it)"""
-import argparse, contextlib, io, math, statistics, time
+import argparse, contextlib, functools, io, math, statistics, time
 import numpy as np
 import torch
 from torch import nn
 from fastcourse.core import set_seed
 from fastcourse.data import DataLoaders
+from fastcourse.format import fmt_lr
 from fastcourse.learner import Learner
 from fastcourse import lr_find as fc_lr_find
 
@@ -50,7 +53,7 @@ def fastai_valley(lrs, losses):
     return float(lrs[idx])
 
 def _levels(losses):
-    "Plateau level L0 (median of the first tenth), index of the minimum, and the drop L0 - min."
+    "Starting level (median of the first tenth), index of the minimum, and the drop between them."
     k = max(1, len(losses) // 10)
     l0 = sorted(losses[:k])[k // 2]
     i_min = min(range(len(losses)), key=losses.__getitem__)
@@ -67,31 +70,28 @@ def level_band(lrs, losses, lo=0.1, hi=0.9):
     return 10 ** ((math.log10(lrs[a]) + math.log10(lrs[b])) / 2)
 
 def down_by(lrs, losses, share=0.5):
-    "Where the loss, on its way down to its minimum, has done `share` of its drop below the plateau (walking back from the minimum)."
+    "Walking back from the minimum: where the loss crosses `share` of its drop below the starting level (no 2% guard)."
     l0, i_min, drop = _levels(losses)
     level = l0 - share * drop
     i = i_min
     while i > 0 and losses[i - 1] <= level: i -= 1
     if i == 0: return float(lrs[0])
-    t = (losses[i - 1] - level) / (losses[i - 1] - losses[i])    # interpolate the crossing in log lr
+    t = (losses[i - 1] - level) / (losses[i - 1] - losses[i])
     return 10 ** (math.log10(lrs[i - 1]) + t * (math.log10(lrs[i]) - math.log10(lrs[i - 1])))
 
-def halfway(lrs, losses): return down_by(lrs, losses, 0.5)
-def three_quarters(lrs, losses): return down_by(lrs, losses, 0.75)
-
 def minimum_10(lrs, losses):
-    "A tenth of the lr at the lowest loss."
+    "A tenth of the lr at the lowest loss (fastai's and fastcourse's `minimum`)."
     return float(lrs[min(range(len(losses)), key=losses.__getitem__)]) / 10
 
-def steep(lrs, losses):
-    "Where the smoothed loss falls fastest per decade (the middle of the steepest step)."
-    logs = [math.log10(v) for v in lrs]
-    slopes = [(losses[i + 1] - losses[i]) / (logs[i + 1] - logs[i]) for i in range(len(lrs) - 1)]
-    i = min(range(len(slopes)), key=slopes.__getitem__)
-    return 10 ** ((logs[i] + logs[i + 1]) / 2)
-
-RULES = {'fc before (LDS true start)': lds_true_start, 'fastai valley': fastai_valley, 'level band 10-90%': level_band,
-         'halfway down': halfway, '3/4 down': three_quarters, 'minimum/10': minimum_10, 'steep': steep}
+RULES = {'fastcourse before (LDS, true start)': lds_true_start,
+         'fastai 2.8.12 valley': fastai_valley,
+         'level band 10-90% (review)': level_band,
+         'halfway down': functools.partial(down_by, share=0.5),
+         'valley now: 2/3 down': fc_lr_find.valley,
+         '3/4 down': functools.partial(down_by, share=0.75),
+         'minimum/10': minimum_10,
+         'steep': fc_lr_find.steep}
+CHOSEN = 'valley now: 2/3 down'
 
 def trim(lrs, losses, num_it):
     "The stretch the suggestions read, as fastai: skip the first num_it//10 points and the last 5."
@@ -126,42 +126,47 @@ def sweep(rng, noise, shape, num_it=100, start_lr=1e-7, end_lr=10., beta=0.98):
     return lrs, losses
 
 def shapes_grid(tiny):
-    "Curve shapes: where the plateau ends, how many decades the fall takes, its profile, how far it falls."
+    "Curve shapes: end of the plateau, decades the fall takes, its profile, how far it falls, an early small drop."
     if tiny: return [(-4, 2.5, 1, 0.3, 0.), (-3, 1.5, 2, 0.5, 0.15)]
-    return [(x_p, d, p, f, step) for x_p in (-5, -4, -3) for d in (1.5, 2.5) for p in (0.5, 1, 2) for f in (0.2, 0.5)
+    return [(x_p, d, p, f, step) for x_p in (-5, -4, -3) for d in (0.75, 1.5, 2.5) for p in (0.5, 1, 2) for f in (0.2, 0.5)
             for step in (0., 0.15)]
 
 def pct(v, q): return float(np.percentile(v, q))
 
+def smooth_done(lrs, losses, lr):
+    "The share of the smoothed curve's drop (from its starting level) done at `lr`, as read off the plot."
+    l0, i_min, drop = _levels(losses)
+    return (l0 - fc_lr_find.LRFindResult(lrs, losses, suggest_funcs=()).loss_at(lr)) / drop
+
 def synthetic(n_seeds, tiny, rules):
-    rows = []
+    "Per plateau noise and rule: shares of picks on the plateau (true and smoothed), past the minimum, refused; spread."
+    rows, agree, n_all = [], 0, 0
     for noise in (0, 0.02, 0.1, 0.2):
-        stats = {name: dict(flat=0, past=0, err=0, spread=[], dist=[], pos=[]) for name in rules}
+        st = {name: dict(flat=0, flat_s=0, past=0, err=0, spread=[]) for name in rules}
         n = 0
         for shape in shapes_grid(tiny):
             x_p, decades = shape[:2]
             picks = {name: [] for name in rules}
             for seed in range(n_seeds):
-                rng = np.random.default_rng(seed)
-                lrs, losses = trim(*sweep(rng, noise, shape), 100)
+                lrs, losses = trim(*sweep(np.random.default_rng(seed), noise, shape), 100)
                 n += 1
+                found = {}
                 for name, rule in rules.items():
-                    try: x = math.log10(rule(lrs, losses))
-                    except ValueError: stats[name]['err'] += 1; continue
-                    st = stats[name]
-                    st['flat'] += drop_done(x, *shape) < 0.03
-                    st['past'] += x > x_p + decades
-                    st['dist'].append(max(x_p - x, 0, x - x_p - decades))
-                    st['pos'].append((x - x_p) / decades)
+                    try: found[name] = lr = rule(lrs, losses)
+                    except ValueError: st[name]['err'] += 1; continue
+                    x = math.log10(lr)
+                    st[name]['flat'] += drop_done(x, *shape) < 0.03
+                    st[name]['flat_s'] += smooth_done(lrs, losses, lr) < 0.1
+                    st[name]['past'] += x > x_p + decades
                     picks[name].append(x)
+                if CHOSEN in found:   # the library's valley is the 2/3 rule of down_by, plus its 2% guard
+                    n_all += 1; agree += math.isclose(found[CHOSEN], down_by(lrs, losses, 2 / 3), rel_tol=1e-12)
             for name in rules:
-                if len(picks[name]) > 2: stats[name]['spread'].append(pct(picks[name], 90) - pct(picks[name], 10))
-        for name, st in stats.items():
-            rows.append(dict(noise=noise, rule=name, n=n, flat=st['flat'] / n, past=st['past'] / n, err=st['err'] / n,
-                             spread=statistics.mean(st['spread']) if st['spread'] else float('nan'),
-                             dist=statistics.mean(st['dist']) if st['dist'] else float('nan'),
-                             pos=statistics.median(st['pos']) if st['pos'] else float('nan')))
-    return rows
+                if len(picks[name]) > 2: st[name]['spread'].append(pct(picks[name], 90) - pct(picks[name], 10))
+        for name, v in st.items():
+            rows.append(dict(noise=noise, rule=name, n=n, flat=v['flat'] / n, flat_s=v['flat_s'] / n, past=v['past'] / n,
+                             err=v['err'] / n, spread=statistics.mean(v['spread']) if v['spread'] else float('nan')))
+    return rows, agree, n_all
 
 def flat_curves(n_seeds, rules):
     "Curves that never fall (a noisy plateau, then a blow-up; or a loss that only rises): how often each rule refuses."
@@ -175,7 +180,7 @@ def flat_curves(n_seeds, rules):
                 n += 1
                 for name, rule in rules.items():
                     try: rule(lrs, losses)
-                    except (ValueError, StopIteration, IndexError): out[name] += 1
+                    except ValueError: out[name] += 1
     return {k: v / n for k, v in out.items()}, n
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -255,6 +260,7 @@ def accuracy_after(task, seed, tiny, lr, n_epoch):
         return (model(xv.to(dev)).argmax(1).cpu() == yv).float().mean().item()
 
 def real(n_seeds, tiny, rules):
+    "Per task, seed and rule: the suggestion on a real lr_find curve and the accuracy after a short fit at it."
     rows = []
     for tname, task in TASKS.items():
         for seed in range(n_seeds):
@@ -262,7 +268,7 @@ def real(n_seeds, tiny, rules):
             if tiny: n_epoch = 1
             learn = Learner(DataLoaders.from_tensors(xt, yt, xv, yv, bs=bs), model, nn.CrossEntropyLoss(), progress=False)
             num_it = 30 if tiny else 100
-            res = learn.lr_find(num_it=num_it, show_plot=False)
+            res = learn.lr_find(num_it=num_it, show_plot=False, suggest_funcs=())
             lrs, losses = trim(res.lrs, res.losses, num_it)
             cache = {}
             for name, rule in rules.items():
@@ -274,7 +280,7 @@ def real(n_seeds, tiny, rules):
     return rows
 
 def grid(n_seeds, tiny):
-    "Accuracy on a grid of lrs: where the best lr for this short fit really is."
+    "Accuracy on a grid of lrs (half decades), mean over seeds: where the best lr for this short fit really is."
     out = {}
     for tname, task in TASKS.items():
         n_epoch = 1 if tiny else task(0, tiny)[3]
@@ -282,12 +288,17 @@ def grid(n_seeds, tiny):
             out[tname, lr] = statistics.mean(accuracy_after(task, s, tiny, lr, n_epoch) for s in range(n_seeds))
     return out
 
-# ---------------------------------------------------------------------------------------------------------------
+def span(lrs):
+    "The range of suggested lrs, as text."
+    ok = [v for v in lrs if not math.isnan(v)]
+    if not ok: return 'refused'
+    lo, hi = fmt_lr(min(ok)), fmt_lr(max(ok))
+    return (lo if lo == hi else f"{lo} - {hi}") + ('' if len(ok) == len(lrs) else f" ({len(lrs) - len(ok)} refused)")
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--tiny', action='store_true', help='a few curves and one tiny fit per task, to check the script still works')
-    ap.add_argument('--seeds', type=int, default=15, help='seeds per synthetic curve shape')
+    ap.add_argument('--seeds', type=int, default=10, help='seeds per synthetic curve shape')
     ap.add_argument('--real-seeds', type=int, default=5, help='seeds per real task')
     ap.add_argument('--no-real', action='store_true', help='only the synthetic curves')
     ap.add_argument('--grid', action='store_true', help='also fit on a grid of lrs, to show where the best lr is')
@@ -295,34 +306,47 @@ def main():
     torch.set_num_threads(min(2, torch.get_num_threads()))
     n_seeds, real_seeds = (3, 1) if args.tiny else (args.seeds, args.real_seeds)
     start = time.time()
-    rules = RULES
-    print(f"(a) synthetic curves: {len(shapes_grid(args.tiny))} shapes x {n_seeds} seeds per plateau noise level")
-    print("    flat: pick on the plateau (<3% of the fall done); past: beyond the minimum; spread: p10-p90 across seeds (decades);")
-    print("    dist: mean decades outside the falling stretch; pos: median position in the fall (0 start, 1 end); err: refused")
-    print(f"| noise | rule | flat | past | spread | dist | pos | err |\n|---|---|---|---|---|---|---|---|")
-    syn = synthetic(n_seeds, args.tiny, rules)
-    for r in syn:
-        print(f"| {r['noise']:.0%} | {r['rule']} | {r['flat']:.0%} | {r['past']:.0%} | {r['spread']:.2f} | {r['dist']:.2f} | {r['pos']:.2f} | {r['err']:.0%} |")
-    refused, n_flat = flat_curves(n_seeds, rules)
-    print(f"\ncurves that never fall ({n_flat}): share refused with ValueError: " + ', '.join(f"{k} {v:.0%}" for k, v in refused.items()))
+    print(f"(a) synthetic curves: {len(shapes_grid(args.tiny))} shapes x {n_seeds} seeds at each plateau noise level")
+    syn, agree, n_agree = synthetic(n_seeds, args.tiny, RULES)
+    by = {(r['rule'], r['noise']): r for r in syn}
+    print("on the plateau: pick where < 3% of the true fall is done (noise 0 / 2 / 10 / 20%); on the smoothed curve: < 10% of")
+    print("its drop done at the pick, at 2% noise; past: beyond the end of the fall, all noise levels; spread: p10-p90 at 10%")
+    print("| rule | on the plateau, noise 0 / 2 / 10 / 20% | smoothed, 2% | past the minimum | spread (decades) |")
+    print("|---|---|---|---|---|")
+    for name in RULES:
+        r = [by[name, nz] for nz in (0, 0.02, 0.1, 0.2)]
+        print(f"| {name} | {' / '.join(format(x['flat'], '.0%') for x in r)} | {r[1]['flat_s']:.0%} | "
+              f"{statistics.mean(x['past'] for x in r):.0%} | {r[2]['spread']:.2f} |")
+    refused, n_flat = flat_curves(n_seeds, RULES)
+    print(f"curves that never fall ({n_flat}), share refused with ValueError: " + ', '.join(f"{k} {v:.0%}" for k, v in refused.items()))
+    print(f"the library's valley equals down_by(share=2/3) on {agree} of {n_agree} curves it did not refuse")
+    t_syn = time.time() - start
+    overall = {}
     if not args.no_real:
-        print(f"\n(b) real lr_find curves, {real_seeds} seed(s) per task; accuracy after a short fit_one_cycle at the suggestion")
-        rs = real(real_seeds, args.tiny, rules)
-        print("| task | rule | suggested lrs | mean accuracy |\n|---|---|---|---|")
-        for tname in TASKS:
-            for name in rules:
+        print(f"\n(b) real lr_find curves, {real_seeds} seed(s) per task: suggested lrs (min - max over seeds) and the mean")
+        print("validation accuracy after a short fit_one_cycle at the suggestion (xor and digits 3 epochs, shapes 4)")
+        rs = real(real_seeds, args.tiny, RULES)
+        print('| rule | ' + ' | '.join(TASKS) + ' | mean accuracy |\n|---|' + '---|' * (len(TASKS) + 1))
+        for name in RULES:
+            cells = []
+            for tname in TASKS:
                 sel = [r for r in rs if r['task'] == tname and r['rule'] == name]
-                lrs = ', '.join('refused' if math.isnan(r['lr']) else fc_lr_find.fmt_lr(r['lr']) for r in sel)
                 accs = [r['acc'] for r in sel if not math.isnan(r['acc'])]
-                print(f"| {tname} | {name} | {lrs} | {statistics.mean(accs) if accs else float('nan'):.3f} |")
+                cells.append(f"{span([r['lr'] for r in sel])}: {statistics.mean(accs) if accs else float('nan'):.3f}")
+            accs = [r['acc'] for r in rs if r['rule'] == name and not math.isnan(r['acc'])]
+            overall[name] = statistics.mean(accs) if accs else float('nan')
+            print(f"| {name} | {' | '.join(cells)} | {overall[name]:.3f} |")
         if args.grid:
             g = grid(real_seeds, args.tiny)
-            print("\naccuracy on a grid of lrs (mean over seeds):")
-            for (tname, lr), acc in g.items(): print(f"  {tname} lr={fc_lr_find.fmt_lr(lr)}: {acc:.3f}")
-        overall = {name: statistics.mean(r['acc'] for r in rs if r['rule'] == name and not math.isnan(r['acc'])) for name in rules}
-    flat2 = {r['rule']: r['flat'] for r in syn if r['noise'] == 0.02}
-    best = max(overall, key=overall.get) if not args.no_real else None
-    print(f"\nsummary: {time.time() - start:.0f} s; flat picks at 2% noise: " + ', '.join(f"{k} {v:.0%}" for k, v in flat2.items())
-          + ('' if best is None else f"; mean accuracy over all tasks: " + ', '.join(f"{k} {v:.3f}" for k, v in overall.items())))
+            cells = []
+            for tname in TASKS:
+                best = max((lr for t, lr in g if t == tname), key=lambda lr: g[tname, lr])
+                cells.append(f"{fmt_lr(best)}: {g[tname, best]:.3f}")
+            print(f"| best lr on a grid of half decades | {' | '.join(cells)} | |")
+            print('accuracy on the grid: ' + '; '.join(f"{t} {fmt_lr(lr)} {a:.3f}" for (t, lr), a in g.items()))
+    flat2 = {name: by[name, 0.02]['flat'] for name in RULES}
+    print(f"\nsummary: {time.time() - start:.0f} s (synthetic {t_syn:.0f} s); on the plateau at 2% noise: "
+          + ', '.join(f"{k} {v:.0%}" for k, v in flat2.items())
+          + ('; mean accuracy: ' + ', '.join(f"{k} {v:.3f}" for k, v in overall.items()) if overall else ''))
 
 if __name__ == '__main__': main()
