@@ -74,8 +74,9 @@ class LRFindResult:
                  losses: Sequence[float],              # the smoothed loss of each batch
                  raw_losses: Sequence[float] = (),     # the raw loss of each batch
                  num_it: int | None = None,            # the sweep's length; the suggestions skip its first tenth (default: len(lrs))
-                 suggest_funcs=(valley,),              # the suggestions to compute, in the order they unpack
+                 suggest_funcs=(valley,),              # the suggestions to compute, in the order they unpack (None: none)
                 ):
+        if suggest_funcs is None: suggest_funcs = ()
         if callable(suggest_funcs): suggest_funcs = (suggest_funcs,)
         self.lrs, self.losses, self.raw_losses = list(lrs), list(losses), list(raw_losses)
         if len(self.lrs) != len(self.losses):
@@ -156,13 +157,13 @@ class LRFindResult:
             for i, (name, lr) in enumerate(self.suggestions.items()):
                 ax.plot([lr], [self.loss_at(lr)], 'o', color=f"C{i + 1}", label=f"{name}: {fmt_lr(lr)}")
             if self.suggestions: ax.legend()
-            if self.failed: ax.set_title(f"no {', '.join(self.failed)} suggestion: the loss never falls", fontsize=9)
+            for name, why in self.failed.items(): ax.set_title(f"no {name} suggestion: {why.split(':')[0]}", fontsize=9)
         fig.tight_layout()
         return fig
 
     def __repr__(self):
         parts = [f"{n}={fmt_lr(self._done[n])}" if n in self.suggestions else f"{n}=none" for n in self.names]
-        return f"LRFindResult({len(self.lrs)} points, {', '.join(parts)})"
+        return f"LRFindResult({', '.join([f'{len(self.lrs)} points'] + parts)})"
 
 # %% ../nbs/05_lr_find.ipynb #dac158fb
 class LRFinder(Callback):
