@@ -18,13 +18,13 @@ from .callback import (Callback, CancelFitException, CancelEpochException, Cance
                        CancelBatchException, CancelBackwardException, CancelStepException,
                        Recorder, MetricsCB, ProgressCB, get_hyper, set_hyper, metric_name)
 from .fit_policies import fit_one_cycle, fit_flat_cos, fit_sgdr
-from .predictions import get_preds, predict, validate
-from .saving import save, load
+from .predictions import get_preds, predict, validate, show_results
+from .saving import save, load, export
 from .lr_find import lr_find
 from .tta import tta
 
 # %% auto #0
-__all__ = ['listify', 'check_wd', 'no_wd_params', 'HasLayerGroups', 'Summary', 'HasCallbacks', 'Learner']
+__all__ = ['listify', 'check_wd', 'no_wd_params', 'group_params', 'HasLayerGroups', 'Summary', 'HasCallbacks', 'Learner']
 
 # %% ../nbs/04_learner.ipynb #ca37093c
 def listify(o) -> list:
@@ -49,6 +49,10 @@ def no_wd_params(model: nn.Module) -> set[int]:
         if isinstance(m, norm_types): ids |= {id(p) for p in m.parameters(recurse=False)}
         elif isinstance(getattr(m, 'bias', None), nn.Parameter): ids.add(id(m.bias))
     return ids
+
+def group_params(group) -> list:
+    "The parameters of a layer group: a module, or a list of parameters as fastai's splitters return."
+    return list(group.parameters()) if isinstance(group, nn.Module) else list(group)
 
 class HasLayerGroups:
     "The layer groups of a learner, with their learning rates, freezing, and per-group hyper-parameters."
@@ -94,16 +98,20 @@ class HasLayerGroups:
         "A readable table of the layer groups: layers, trainable and total params, state and lr (print it, or show it)."
         return Summary(format_groups(self.group_stats()))
 
-    def create_opt(self) -> None:
-        "Create the optimizer: param groups per layer group (norm layers and biases apart, without wd), each with its lr."
+    def param_groups(self) -> list[dict]:
+        "The optimizer's param groups: per layer group its parameters (norm layers and biases apart, without wd) and lr."
         lrs, no_wd = self.group_lrs(), (set() if self.wd_bn_bias else no_wd_params(self.model))
         pgs = []
         for i, g in enumerate(self.layer_groups):
-            ps = list(g.parameters())
+            ps = group_params(g)
             decay, free = [p for p in ps if id(p) not in no_wd], [p for p in ps if id(p) in no_wd]
             if decay or not free: pgs.append({'params': decay, 'lr': lrs[i], 'layer_group': i})
             if free: pgs.append({'params': free, 'lr': lrs[i], 'layer_group': i, 'weight_decay': 0., 'no_wd': True})
-        self.opt = self.opt_func(pgs, lr=lrs[-1])
+        return pgs
+
+    def create_opt(self) -> None:
+        "Create the optimizer from `param_groups()`, with the learner's weight decay."
+        self.opt = self.opt_func(self.param_groups(), lr=self.group_lrs()[-1])
         if self.wd is not None: self.set_hypers('wd', check_wd(self.wd, self.n_groups))
 
     def hypers(self, name: str) -> list:
@@ -324,8 +332,8 @@ class Learner(HasLayerGroups, HasCallbacks):
         return lrs, wds
 
     fit_one_cycle, fit_flat_cos, fit_sgdr = fit_one_cycle, fit_flat_cos, fit_sgdr
-    get_preds, predict, validate = get_preds, predict, validate
-    save, load = save, load
+    get_preds, predict, validate, show_results = get_preds, predict, validate, show_results
+    save, load, export = save, load, export
     lr_find, tta = lr_find, tta
 
     def __repr__(self):
