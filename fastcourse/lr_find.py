@@ -125,6 +125,7 @@ class LRFindResult:
     def __iter__(self): return (self._suggest(f) for f in self.suggest_funcs)
     def __len__(self) -> int: return len(self.suggest_funcs)
     def __getitem__(self, i: int) -> float: return self._suggest(self.suggest_funcs[i])
+
     @cached_property
     def log_lrs(self) -> list[float]:
         "log10 of each lr, computed once (widgets ask for the loss and slope at every slider move)."
@@ -200,7 +201,7 @@ class _SweepBar(Callback):
     def after_batch(self):
         if self.learn.training: self.bar.update(1)
     def after_fit(self):
-        why = {'diverged': 'stopped: the loss diverged', 'done': None, None: 'interrupted'}.get(self.finder.stop_reason)
+        why = {'diverged': 'stopped: the loss diverged', None: 'stopped'}.get(self.finder.stop_reason)   # None: an error
         if why: self.bar.set_description(f"lr_find ({why})", refresh=False)
         self.bar.total = self.bar.n   # a notebook draws a bar closed short of its total red, as if it had failed
         if hasattr(self.bar, 'container'): self.bar.container.children[1].max = self.bar.n   # and fills it against this
