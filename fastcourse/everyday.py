@@ -135,13 +135,14 @@ class SaveModelCallback(TrackerCallback):
     def _save(self, name: str) -> None: self.last_saved_path = self.learn.save(name, with_opt=self.with_opt)
 
     def before_fit(self):
+        self.n_epochs = 0                              # epochs finished in this fit
         if self.reset_on_fit: self.last_saved_path = None
         if not self.every_epoch: return super().before_fit()
         self.run = not in_lr_find(self.learn)          # saving every epoch watches nothing
 
     def after_epoch(self):
         if not self.run: return
-        epoch = self.learn.epoch
+        epoch, self.n_epochs = self.learn.epoch, self.n_epochs + 1
         if self.every_epoch:
             if epoch % self.every_epoch == 0: self._save(f'{self.fname}_{epoch}')
             return
@@ -153,7 +154,8 @@ class SaveModelCallback(TrackerCallback):
     def after_fit(self):
         try:
             if not self.run: return
-            if self.at_end: self._save(self.fname)
+            if self.at_end:
+                if self.n_epochs: self._save(self.fname)   # a fit that failed before its first epoch ended overwrites nothing
             elif not self.every_epoch and self.last_saved_path is not None:
                 self.learn.load(self.fname, with_opt=self.with_opt)
         finally: super().after_fit()
@@ -255,12 +257,15 @@ class CSVLogger(Callback):
         self.file.flush(); os.fsync(self.file.fileno())
 
     def before_fit(self):
-        self.file = None
+        self.file, self._header = None, None
         if in_lr_find(self.learn): return
-        rec = self.learn.recorder
-        if rec is None:
+        if self.learn.recorder is None:
             raise ValueError("CSVLogger writes what the Recorder records, and this learner has none: add one with learn.add_cb(Recorder())")
-        path, header = self.csv_path, list(rec.metric_names)
+        self._header = list(self.learn.recorder.metric_names)
+
+    def _open(self) -> None:
+        "Open the file when the first epoch ends: a fit that fails before that leaves an earlier log as it was."
+        path, header = self.csv_path, self._header
         path.parent.mkdir(parents=True, exist_ok=True)
         appending = self.append and path.exists() and path.stat().st_size > 0
         if appending and not path.read_bytes().endswith(b'\n'):
@@ -270,13 +275,14 @@ class CSVLogger(Callback):
         if not (appending and _last_header(path) == header): self._write(header)
 
     def after_epoch(self):
-        if self.file is None: return
+        if self._header is None: return
+        if self.file is None: self._open()
         rec = self.learn.recorder
         self._write([_csv_cell(n, v) for n, v in zip(rec.metric_names, rec.log)])
 
     def after_fit(self):
         if self.file is not None: self.file.close()
-        self.file = None
+        self.file, self._header = None, None
 
 # %% ../nbs/19_callbacks.ipynb #4ae6db68
 class GradientClip(Callback):
