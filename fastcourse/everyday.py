@@ -58,7 +58,9 @@ class TrackerCallback(Callback):
         self.best, self.new_best, self.run = None, False, False
 
     @property
-    def lower_is_better(self) -> bool: return self.comp in (np.less, operator.lt)
+    def lower_is_better(self) -> bool:
+        "Whether `comp` is `np.less` (or `operator.lt`): then `min_delta` counts downwards and the best starts at +inf."
+        return self.comp in (np.less, operator.lt)
 
     def is_better(self, value: float) -> bool:
         "Whether `value` beats `best` by more than `min_delta`."
