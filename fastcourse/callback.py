@@ -13,7 +13,7 @@ from .format import format_epoch_row
 __all__ = ['events', 'CancelFitException', 'CancelEpochException', 'CancelTrainException', 'CancelValidException',
            'CancelBatchException', 'CancelBackwardException', 'CancelStepException', 'Callback', 'accuracy',
            'error_rate', 'get_mom', 'get_hyper', 'set_hyper', 'Recorder', 'metric_name', 'MetricsCB', 'ProgressCB',
-           'ParamScheduler', 'SnapshotCB']
+           'ParamScheduler', 'SnapshotCB', 'callback_states', 'load_callback_states']
 
 # %% ../nbs/03a_callback.ipynb #1240935e
 class CancelFitException(Exception): "Raise in a callback to stop training altogether."
@@ -229,3 +229,14 @@ class SnapshotCB(Callback):
         done = self.learn.epoch + 1
         if done in self.at_epochs:
             self.files.append(self.learn.save(f"{self.name}_cycle{self.at_epochs.index(done)}", with_opt=False))
+
+# %% ../nbs/03a_callback.ipynb #e56b539e
+def callback_states(learn) -> dict:
+    "The state of each callback that keeps one (defines `state_dict()`), by class name: saved with the optimizer."
+    return {type(cb).__name__: cb.state_dict() for cb in learn.cbs if callable(getattr(cb, 'state_dict', None))}
+
+def load_callback_states(learn, states: dict) -> None:
+    "Hand each callback the state saved under its class name; a callback with no saved state keeps its own."
+    for cb in learn.cbs:
+        name = type(cb).__name__
+        if name in states and callable(getattr(cb, 'load_state_dict', None)): cb.load_state_dict(states[name])

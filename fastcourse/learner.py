@@ -23,6 +23,7 @@ from .predictions import get_preds, predict, validate, show_results
 from .saving import save, load, export
 from .lr_find import lr_find
 from .tta import tta
+from .mixed_precision import to_fp16, to_bf16, to_fp32
 
 # %% auto #0
 __all__ = ['listify', 'check_wd', 'no_wd_params', 'HasLayerGroups', 'Summary', 'HasCallbacks', 'Learner']
@@ -330,6 +331,7 @@ class Learner(HasLayerGroups, HasCallbacks):
     get_preds, predict, validate, show_results = get_preds, predict, validate, show_results
     save, load, export = save, load, export
     lr_find, tta = lr_find, tta
+    to_fp16, to_bf16, to_fp32 = to_fp16, to_bf16, to_fp32
 
     def __repr__(self):
         return (f"Learner({type(self.model).__name__}, {self.n_groups} layer groups, loss={metric_name(self.loss_func)}, "

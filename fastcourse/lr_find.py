@@ -10,7 +10,8 @@ from typing import Callable, Sequence
 import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
-from .callback import Callback, CancelFitException, CancelValidException, Recorder, ProgressCB
+from .callback import (Callback, CancelFitException, CancelValidException, Recorder, ProgressCB,
+                                 callback_states, load_callback_states)
 from .format import fmt_lr
 try: import numpy as np
 except ImportError: np = None   # numpy is optional here: its random generator is saved when it is installed
@@ -242,6 +243,7 @@ def save_state(learn) -> dict:
             'opt': None if learn.opt is None else _cpu_copy(learn.opt.state_dict()),
             'rng': _rng_state(), 'modes': [m.training for m in learn.model.modules()],
             'loop': {a: getattr(learn, a) for a in _loop_attrs if hasattr(learn, a)},
+            'cbs': _cpu_copy(callback_states(learn)),
             'loader_rngs': [(g, g.get_state()) for g in _generators(learn.dls.train)]}
 
 def restore_state(learn, state: dict) -> None:
@@ -250,6 +252,7 @@ def restore_state(learn, state: dict) -> None:
     for p in learn.model.parameters(): p.grad = None
     if state['opt'] is None: learn.opt = None
     else: learn.opt.load_state_dict(state['opt'])
+    load_callback_states(learn, state['cbs'])
     for m, mode in zip(learn.model.modules(), state['modes']): m.training = mode
     _set_rng_state(state['rng'])
     for g, s in state['loader_rngs']: g.set_state(s)
