@@ -12,9 +12,9 @@ from torch import nn
 from .format import fmt_lr, trainable_line
 
 # %% auto #0
-__all__ = ['bn_types', 'norm_types', 'default_splitter', 'group_names', 'ParamList', 'params', 'trainable_params', 'group_params',
-           'check_groups', 'split_groups', 'spread_lrs', 'lr_spread', 'lr_from_spread', 'set_trainable', 'is_frozen',
-           'set_bn_eval', 'n_frozen', 'freeze_to', 'group_state', 'group_stats', 'format_groups']
+__all__ = ['bn_types', 'norm_types', 'frozen_idx', 'default_splitter', 'group_names', 'ParamList', 'params', 'trainable_params',
+           'group_params', 'check_groups', 'split_groups', 'spread_lrs', 'lr_spread', 'lr_from_spread', 'set_trainable',
+           'is_frozen', 'set_bn_eval', 'n_frozen', 'freeze_to', 'group_state', 'group_stats', 'format_groups']
 
 # %% ../nbs/03_layer_groups.ipynb #bdad57f4
 bn_types = (nn.modules.batchnorm._BatchNorm,)   # BatchNorm layers, as fastai names them
@@ -176,6 +176,8 @@ def n_frozen(n: int, n_groups: int) -> int:
         raise ValueError(f"freeze_to({n}) is out of range: the model has {n_groups} layer groups, "
                          f"so n must be between {-n_groups} and {n_groups - 1}")
     return n if n >= 0 else n_groups + n
+
+frozen_idx = n_frozen   # its name before: it returns a count, not an index
 
 def freeze_to(groups: Sequence, n: int, train_bn: bool = True) -> None:
     "Freeze the layer groups before group `n` and unfreeze the others."

@@ -12,7 +12,7 @@ from ..layer_groups import spread_lrs, lr_spread, lr_from_spread
 from .core import FigureView, StaticFallback, snap_log, set_log_slider, same_value, show_static
 
 # %% auto #0
-__all__ = ['parse_lr', 'fmt_lrs', 'LRPicker']
+__all__ = ['parse_lr', 'fmt_lrs', 'picker_suggestions', 'LRPicker']
 
 # %% ../../nbs/11_widgets_lr_picker.ipynb #5cf70d32
 def parse_lr(text: str) -> float:
@@ -39,6 +39,14 @@ def _learner_and_result(source):
         raise ValueError("this learner has no lr_find result yet: run learn.lr_find() first, then LRPicker(learn)")
     return source, source.lr_find_result
 
+def picker_suggestions(result: LRFindResult) -> dict[str, float]:
+    "valley, steep and minimum (and any other suggestion the sweep asked for), leaving out those the curve can't give."
+    out = {}
+    for name in ('valley', 'steep', 'minimum'):
+        try: out[name] = getattr(result, name)
+        except ValueError: pass               # e.g. a curve that never falls has no valley
+    return {**out, **result.suggestions}
+
 class LRPicker(StaticFallback):
     "Choose the lr on the lr_find curve with a log slider, a text box or the suggestions; the choice is written to `learn.lr`."
     spreads = (1., 3., 10., 30., 100.)   # the choices of the spread menu: slice(lr/spread, lr)
@@ -50,10 +58,12 @@ class LRPicker(StaticFallback):
                 ):
         self.learn, self.result = _learner_and_result(source)
         r = self.result
-        ends = list(r.lrs[:1]) + list(r.lrs[-1:]) + list(r.suggestions.values())
+        self.suggestions = picker_suggestions(r)
+        ends = list(r.lrs[:1]) + list(r.lrs[-1:]) + list(self.suggestions.values())
         self.lo, self.hi = min(ends), max(ends)
         self.n_groups = self.learn.n_groups if self.learn is not None else 1
-        self.lr = r.valley if lr is None else float(lr)
+        start = next(iter(self.suggestions.values()), math.sqrt(self.lo * self.hi))   # valley, or what there is
+        self.lr = start if lr is None else float(lr)
         self.spread, self.message, self.applied = self._learner_spread(), None, False
         self._syncing = False
         self._check_lr(self.lr)
@@ -126,7 +136,7 @@ class LRPicker(StaticFallback):
                                  placeholder='e.g. 3e-3', layout=widgets.Layout(width='220px'))
         self.text.add_class('fc-lr-text')
         self.buttons = {}
-        for name, v in self.result.suggestions.items():
+        for name, v in self.suggestions.items():
             b = widgets.Button(description=f"{name} {fmt_lr(v)}", tooltip=f"set the lr to the {name} suggestion, {fmt_lr(v)}",
                                layout=widgets.Layout(width='auto'))
             b.add_class('fc-lr-suggest')
@@ -234,7 +244,7 @@ class LRPicker(StaticFallback):
     # ---- static form -------------------------------------------------------------------------------------
     def summary(self) -> str:
         "The suggestions and the readout, as printed outside a notebook."
-        sugg = ', '.join(f"{k} {fmt_lr(v)}" for k, v in self.result.suggestions.items())
+        sugg = ', '.join(f"{k} {fmt_lr(v)}" for k, v in self.suggestions.items())
         return '\n'.join([f"suggestions: {sugg}"] + self.readout_lines())
 
     def show(self) -> None:
