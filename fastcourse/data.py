@@ -16,7 +16,7 @@ from .core import default_device, to_device
 __all__ = ['check_bs', 'Loader', 'TensorLoader', 'loader_settings', 'DatasetLoader', 'as_loader', 'make_loader', 'infer_c',
            'fmt_item', 'batch_columns', 'format_table', 'as_items', 'DataLoaders']
 
-# %% ../nbs/01_data.ipynb #dab5ef40
+# %% ../nbs/01_data.ipynb #b15f660b
 def check_bs(bs) -> None:
     "Refuse a batch size that is not a whole number of at least 1, with a message that says so."
     if isinstance(bs, bool) or not isinstance(bs, int) or bs < 1:
@@ -58,7 +58,7 @@ class Loader:
                              "kind of data: wrap it first, e.g. DataLoaders(dl).train.show_batch()")
         return self.dls.show_batch(max_n=max_n, nrows=nrows, ncols=ncols, unique=unique, dl=self, **kwargs)
 
-# %% ../nbs/01_data.ipynb #6416b5e2
+# %% ../nbs/01_data.ipynb #1f045b36
 class TensorLoader(Loader):
     "Batches of a `TensorDataset` in memory, each made by one indexing of each tensor (no per-item fetching)."
     def __init__(self, dataset: TensorDataset,       # the tensors, items along the first dimension
@@ -122,7 +122,7 @@ class TensorLoader(Loader):
     def __repr__(self):
         return f"TensorLoader({len(self.dataset)} items, bs={self.bs}, shuffle={self.shuffle}, drop_last={self.drop_last})"
 
-# %% ../nbs/01_data.ipynb #5c9e2bf1
+# %% ../nbs/01_data.ipynb #a73e134e
 def _default_random(s) -> bool:
     "Whether sampler `s` is the one torch's DataLoader makes for `shuffle=True`."
     return type(s) is RandomSampler and not s.replacement and s._num_samples is None
@@ -195,7 +195,7 @@ class DatasetLoader(Loader, DataLoader):
         return (f"DatasetLoader({n} items, bs={self.bs}, shuffle={self.shuffle}, drop_last={self.drop_last}, "
                 f"num_workers={self.num_workers})")
 
-# %% ../nbs/01_data.ipynb #2daa0046
+# %% ../nbs/01_data.ipynb #cd5ed133
 def as_loader(dl, name: str = 'train') -> Loader:
     "A fastcourse loader for `dl`: itself if it is one; a torch `DataLoader` is rebuilt as a `DatasetLoader` with its settings."
     if isinstance(dl, Loader): return dl
@@ -206,7 +206,7 @@ def as_loader(dl, name: str = 'train') -> Loader:
     raise TypeError(f"{name} must be a loader (a torch DataLoader, a TensorLoader or a DatasetLoader), got "
                     f"{type(dl).__name__}: use DataLoaders.from_dsets(train_ds, valid_ds) to build loaders from datasets")
 
-# %% ../nbs/01_data.ipynb #7bae3ace
+# %% ../nbs/01_data.ipynb #76bfbd59
 _TENSOR_LOADER_ARGS = {'generator', 'pin_memory', 'num_workers', 'persistent_workers'}
 
 def make_loader(dataset: Dataset,     # the items
@@ -219,7 +219,7 @@ def make_loader(dataset: Dataset,     # the items
         return TensorLoader(dataset, bs=bs, shuffle=shuffle, drop_last=drop_last, **kwargs)
     return DatasetLoader(dataset, bs=bs, shuffle=shuffle, drop_last=drop_last, **kwargs)
 
-# %% ../nbs/01_data.ipynb #20c960d0
+# %% ../nbs/01_data.ipynb #584f8858
 def infer_c(dsets: Sequence[Dataset],   # datasets of (inputs..., targets): tensor datasets, or ones with a `c`
             n_inp: int = 1,             # how many leading elements of an item are inputs
            ) -> int | None:
@@ -231,7 +231,7 @@ def infer_c(dsets: Sequence[Dataset],   # datasets of (inputs..., targets): tens
     if y.is_floating_point() or y.dtype == torch.bool: return 1 if y.ndim == 1 else y.shape[-1]
     return int(max(int(t.max()) for t in ys)) + 1
 
-# %% ../nbs/01_data.ipynb #a706b360
+# %% ../nbs/01_data.ipynb #d913e1ef
 def fmt_item(v, vocab: Sequence | None = None) -> str:
     "One item of a batch for a table cell: a number, a class name from `vocab`, a short vector, or its type and shape."
     if not isinstance(v, torch.Tensor): return str(v)
@@ -256,7 +256,7 @@ def format_table(cols: dict,        # column name -> list of cell strings
     lines += ['  '.join(cols[k][i].rjust(widths[k]) for k in cols) for i in range(n)]
     return '\n'.join(lines)
 
-# %% ../nbs/01_data.ipynb #a8ed4495
+# %% ../nbs/01_data.ipynb #6dd70306
 def as_items(items) -> torch.Tensor:
     "Test items as one tensor, items along the first dimension: from a tensor, a NumPy array, or a sequence of items."
     if isinstance(items, torch.Tensor): return items
@@ -295,12 +295,17 @@ class DataLoaders:
                 ):
         self.train, self.valid, self.device, self.path, self.c = train, valid, device, Path(path), None
 
+    def _own(self, dl, name: str) -> Loader:
+        "`dl` as a loader of this `DataLoaders` (a copy when it belongs to another one, which keeps its own)."
+        dl = as_loader(dl, name)
+        if dl.dls is not None and dl.dls is not self: dl = dl.new()
+        dl.dls = self
+        return dl
+
     @property
     def train(self) -> Loader: return self._train
     @train.setter
-    def train(self, dl):
-        self._train = as_loader(dl, 'train')
-        self._train.dls = self
+    def train(self, dl): self._train = self._own(dl, 'train')
 
     @property
     def valid(self) -> Loader | None: return self._valid
@@ -308,12 +313,11 @@ class DataLoaders:
     def valid(self, dl):
         dl = None if dl is None else as_loader(dl, 'valid')
         if dl is not None and len(dl) == 0:
-            n = _n_items(dl.dataset)
-            warnings.warn(f"the validation loader yields no batches ({n} items, bs={dl.bs}, drop_last={dl.drop_last}): "
-                          "training runs without validation (dls.valid is None). Pass valid=None to say so.", stacklevel=3)
+            warnings.warn(f"the validation loader yields no batches ({_n_items(dl.dataset)} items, bs={dl.bs}, "
+                          f"drop_last={dl.drop_last}): training runs without validation (dls.valid is None). "
+                          "Pass valid=None to say so.", stacklevel=3)
             dl = None
-        if dl is not None: dl.dls = self
-        self._valid = dl
+        self._valid = None if dl is None else self._own(dl, 'valid')
 
     @classmethod
     def from_dsets(cls, train_ds: Dataset,           # the training dataset
