@@ -7,8 +7,9 @@ The loops do the same forward, backward, AdamW step and OneCycleLR step per batc
 as the Learner does. Each repeat runs all four, in an order rotated every repeat, so drifts in machine speed hit all
 alike. It prints the median and the spread (min-max) of each, and the ratios to the floor of the medians and of the
 minimums (noise from other processes only ever adds time, so the minimums are the steadier figure on a shared machine).
-usage: python bench/loop_bench.py [--tiny] [--repeats N] [--n N] [--threads N]"""
+usage: python bench/loop_bench.py [--tiny] [--repeats N] [--n N] [--threads N] [--cpu-time]"""
 import argparse, statistics, time
+clock = time.perf_counter   # --cpu-time: time.process_time
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -31,12 +32,12 @@ def train_loop(batches, n_batches):
     opt = torch.optim.AdamW(model.parameters(), lr=LR)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=LR, total_steps=n_batches, pct_start=0.25)
     model.train()
-    start = time.perf_counter()
+    start = clock()
     for xb, yb in batches():
         loss = F.cross_entropy(model(xb), yb)
         loss.backward(); opt.step(); sched.step(); opt.zero_grad(set_to_none=True)
         loss.item()   # a real loop looks at its loss; the Learner reads it once per batch too
-    return time.perf_counter() - start
+    return clock() - start
 
 def floor_loop(x, y):
     "The floor: a new random order each epoch, and each batch indexed straight out of the tensors."
@@ -56,9 +57,9 @@ def learner_loop(dls, progress):
     set_seed(0)
     learn = Learner(dls, make_model(), nn.CrossEntropyLoss(), lr=LR, progress=False)
     if progress: learn.add_cb(ProgressCB(show_table=False))   # the bars, without the printed table
-    start = time.perf_counter()
+    start = clock()
     learn.fit_one_cycle(1, LR)
-    return time.perf_counter() - start
+    return clock() - start
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -66,7 +67,11 @@ def main():
     ap.add_argument('--repeats', type=int, default=7)
     ap.add_argument('--n', type=int, default=4096, help='training items (64 per batch)')
     ap.add_argument('--threads', type=int, default=None, help="torch's CPU threads (default: torch's own choice)")
+    ap.add_argument('--cpu-time', action='store_true', help='time the CPU this process uses rather than the wall clock '
+                    '(steadier on a shared machine; use with --threads 1)')
     args = ap.parse_args()
+    global clock
+    if args.cpu_time: clock = time.process_time
     if args.threads: torch.set_num_threads(args.threads)
     n, repeats = (640, 2) if args.tiny else (args.n, args.repeats)
     g = torch.Generator().manual_seed(0)
@@ -83,6 +88,7 @@ def main():
     med = {k: statistics.median(v) for k, v in times.items()}
     best = {k: min(v) for k, v in times.items()}
     print(f"{type(dls.train).__name__}: {len(dls.train)} batches of {BS}, {torch.get_num_threads()} threads, "
+          f"{'CPU' if args.cpu_time else 'wall'} time, "
           f"{repeats} repeats: median (min-max), and ratios to the floor of the medians and of the minimums")
     for k, v in times.items():
         print(f"  {k:<18} {med[k] * 1000:8.1f} ms  ({best[k] * 1000:.1f}-{max(v) * 1000:.1f})  "
