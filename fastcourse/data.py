@@ -16,7 +16,7 @@ from .core import default_device, to_device
 __all__ = ['check_bs', 'Loader', 'TensorLoader', 'loader_settings', 'DatasetLoader', 'as_loader', 'make_loader', 'infer_c',
            'fmt_item', 'batch_columns', 'format_table', 'as_items', 'DataLoaders']
 
-# %% ../nbs/01_data.ipynb #c6f054b5
+# %% ../nbs/01_data.ipynb #e858878f
 def check_bs(bs) -> None:
     "Refuse a batch size that is not a whole number of at least 1, with a message that says so."
     if isinstance(bs, bool) or not isinstance(bs, int) or bs < 1:
@@ -58,7 +58,7 @@ class Loader:
                              "kind of data: wrap it first, e.g. DataLoaders(dl).train.show_batch()")
         return self.dls.show_batch(max_n=max_n, nrows=nrows, ncols=ncols, unique=unique, dl=self, **kwargs)
 
-# %% ../nbs/01_data.ipynb #923545d5
+# %% ../nbs/01_data.ipynb #0dc26651
 class TensorLoader(Loader):
     "Batches of a `TensorDataset` in memory, each made by one indexing of each tensor (no per-item fetching)."
     def __init__(self, dataset: TensorDataset,       # the tensors, items along the first dimension
@@ -106,6 +106,7 @@ class TensorLoader(Loader):
         for i in range(len(self)): yield self.batch(order[i * bs:(i + 1) * bs])
 
     def first_batch(self) -> tuple:
+        "The first batch of an epoch, with the same random draws as iterating."
         return self.batch(self.order()[:self.batch_size])
 
     collate_fn = staticmethod(default_collate)   # how torch's DataLoader would collate these items (for code that builds one)
@@ -122,7 +123,7 @@ class TensorLoader(Loader):
     def __repr__(self):
         return f"TensorLoader({len(self.dataset)} items, bs={self.bs}, shuffle={self.shuffle}, drop_last={self.drop_last})"
 
-# %% ../nbs/01_data.ipynb #4fa3d968
+# %% ../nbs/01_data.ipynb #2565a9e6
 def _default_random(s) -> bool:
     "Whether sampler `s` is the one torch's DataLoader makes for `shuffle=True`."
     return type(s) is RandomSampler and not s.replacement and s._num_samples is None
@@ -195,7 +196,7 @@ class DatasetLoader(Loader, DataLoader):
         return (f"DatasetLoader({n} items, bs={self.bs}, shuffle={self.shuffle}, drop_last={self.drop_last}, "
                 f"num_workers={self.num_workers})")
 
-# %% ../nbs/01_data.ipynb #5f2fd3a2
+# %% ../nbs/01_data.ipynb #b784cc1a
 def as_loader(dl, name: str = 'train') -> Loader:
     "A fastcourse loader for `dl`: itself if it is one; a torch `DataLoader` is rebuilt as a `DatasetLoader` with its settings."
     if isinstance(dl, Loader): return dl
@@ -206,7 +207,7 @@ def as_loader(dl, name: str = 'train') -> Loader:
     raise TypeError(f"{name} must be a loader (a torch DataLoader, a TensorLoader or a DatasetLoader), got "
                     f"{type(dl).__name__}: use DataLoaders.from_dsets(train_ds, valid_ds) to build loaders from datasets")
 
-# %% ../nbs/01_data.ipynb #029b9aa3
+# %% ../nbs/01_data.ipynb #5968c0e2
 _TENSOR_LOADER_ARGS = {'generator', 'pin_memory', 'num_workers', 'persistent_workers'}
 
 def make_loader(dataset: Dataset,     # the items
@@ -219,7 +220,7 @@ def make_loader(dataset: Dataset,     # the items
         return TensorLoader(dataset, bs=bs, shuffle=shuffle, drop_last=drop_last, **kwargs)
     return DatasetLoader(dataset, bs=bs, shuffle=shuffle, drop_last=drop_last, **kwargs)
 
-# %% ../nbs/01_data.ipynb #765d8a72
+# %% ../nbs/01_data.ipynb #ce0d11a6
 def infer_c(dsets: Sequence[Dataset],   # datasets of (inputs..., targets): tensor datasets, or ones with a `c`
             n_inp: int = 1,             # how many leading elements of an item are inputs
            ) -> int | None:
@@ -231,7 +232,7 @@ def infer_c(dsets: Sequence[Dataset],   # datasets of (inputs..., targets): tens
     if y.is_floating_point() or y.dtype == torch.bool: return 1 if y.ndim == 1 else y.shape[-1]
     return int(max(int(t.max()) for t in ys)) + 1
 
-# %% ../nbs/01_data.ipynb #d0d39d36
+# %% ../nbs/01_data.ipynb #ef546529
 def fmt_item(v, vocab: Sequence | None = None) -> str:
     "One item of a batch for a table cell: a number, a class name from `vocab`, a short vector, or its type and shape."
     if not isinstance(v, torch.Tensor): return str(v)
@@ -256,7 +257,7 @@ def format_table(cols: dict,        # column name -> list of cell strings
     lines += ['  '.join(cols[k][i].rjust(widths[k]) for k in cols) for i in range(n)]
     return '\n'.join(lines)
 
-# %% ../nbs/01_data.ipynb #7a3b62ab
+# %% ../nbs/01_data.ipynb #4b9b37fa
 def as_items(items) -> torch.Tensor:
     "Test items as one tensor, items along the first dimension: from a tensor, a NumPy array, or a sequence of items."
     if isinstance(items, torch.Tensor): return items
