@@ -13,11 +13,10 @@ from torch.utils.data import (DataLoader, Dataset, IterableDataset, TensorDatase
 from .core import default_device, to_device
 
 # %% auto #0
-__all__ = ['check_bs', 'Loader', 'TensorLoader', 'loader_settings', 'DatasetLoader', 'as_loader', 'make_loader', 'infer_c',
-           'fmt_item', 'batch_columns', 'format_table', 'as_items', 'DataLoaders']
+__all__ = ['Loader', 'TensorLoader', 'loader_settings', 'DatasetLoader', 'as_loader', 'make_loader', 'infer_c', 'DataLoaders']
 
-# %% ../nbs/01_data.ipynb #e858878f
-def check_bs(bs) -> None:
+# %% ../nbs/01_data.ipynb #47855c3a
+def _check_bs(bs) -> None:
     "Refuse a batch size that is not a whole number of at least 1, with a message that says so."
     if isinstance(bs, bool) or not isinstance(bs, int) or bs < 1:
         raise ValueError(f"bs (the batch size) must be a whole number of at least 1, got {bs!r}")
@@ -58,7 +57,7 @@ class Loader:
                              "kind of data: wrap it first, e.g. DataLoaders(dl).train.show_batch()")
         return self.dls.show_batch(max_n=max_n, nrows=nrows, ncols=ncols, unique=unique, dl=self, **kwargs)
 
-# %% ../nbs/01_data.ipynb #0dc26651
+# %% ../nbs/01_data.ipynb #63a1afa9
 class TensorLoader(Loader):
     "Batches of a `TensorDataset` in memory, each made by one indexing of each tensor (no per-item fetching)."
     def __init__(self, dataset: TensorDataset,       # the tensors, items along the first dimension
@@ -75,7 +74,7 @@ class TensorLoader(Loader):
             raise TypeError(f"TensorLoader needs a torch TensorDataset, got {type(dataset).__name__}: "
                             "use a DatasetLoader for other datasets")
         bs = bs if batch_size is None else batch_size
-        check_bs(bs)
+        _check_bs(bs)
         self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, bs, shuffle, drop_last
         self.generator, self.pin_memory = generator, pin_memory
         self.num_workers, self.persistent_workers = 0, False   # what it does, whatever was asked
@@ -123,7 +122,7 @@ class TensorLoader(Loader):
     def __repr__(self):
         return f"TensorLoader({len(self.dataset)} items, bs={self.bs}, shuffle={self.shuffle}, drop_last={self.drop_last})"
 
-# %% ../nbs/01_data.ipynb #2565a9e6
+# %% ../nbs/01_data.ipynb #1aa22f48
 def _default_random(s) -> bool:
     "Whether sampler `s` is the one torch's DataLoader makes for `shuffle=True`."
     return type(s) is RandomSampler and not s.replacement and s._num_samples is None
@@ -155,7 +154,7 @@ class DatasetLoader(Loader, DataLoader):
                  **kwargs):                           # anything else torch's DataLoader takes (`batch_size` is `bs`)
         bs = kwargs.pop('batch_size', bs)
         if kwargs.get('batch_sampler') is not None: bs, shuffle, drop_last = 1, None, False   # torch's rule: it decides
-        elif bs is not None: check_bs(bs)
+        elif bs is not None: _check_bs(bs)
         if persistent_workers is None: persistent_workers = num_workers > 0
         super().__init__(dataset, batch_size=bs, shuffle=shuffle, drop_last=drop_last, num_workers=num_workers,
                          persistent_workers=persistent_workers, **kwargs)
@@ -196,7 +195,7 @@ class DatasetLoader(Loader, DataLoader):
         return (f"DatasetLoader({n} items, bs={self.bs}, shuffle={self.shuffle}, drop_last={self.drop_last}, "
                 f"num_workers={self.num_workers})")
 
-# %% ../nbs/01_data.ipynb #b784cc1a
+# %% ../nbs/01_data.ipynb #4758456a
 def as_loader(dl, name: str = 'train') -> Loader:
     "A fastcourse loader for `dl`: itself if it is one; a torch `DataLoader` is rebuilt as a `DatasetLoader` with its settings."
     if isinstance(dl, Loader): return dl
@@ -207,7 +206,7 @@ def as_loader(dl, name: str = 'train') -> Loader:
     raise TypeError(f"{name} must be a loader (a torch DataLoader, a TensorLoader or a DatasetLoader), got "
                     f"{type(dl).__name__}: use DataLoaders.from_dsets(train_ds, valid_ds) to build loaders from datasets")
 
-# %% ../nbs/01_data.ipynb #5968c0e2
+# %% ../nbs/01_data.ipynb #e18bb1a0
 _TENSOR_LOADER_ARGS = {'generator', 'pin_memory', 'num_workers', 'persistent_workers'}
 
 def make_loader(dataset: Dataset,     # the items
@@ -220,7 +219,7 @@ def make_loader(dataset: Dataset,     # the items
         return TensorLoader(dataset, bs=bs, shuffle=shuffle, drop_last=drop_last, **kwargs)
     return DatasetLoader(dataset, bs=bs, shuffle=shuffle, drop_last=drop_last, **kwargs)
 
-# %% ../nbs/01_data.ipynb #ce0d11a6
+# %% ../nbs/01_data.ipynb #2185f975
 def infer_c(dsets: Sequence[Dataset],   # datasets of (inputs..., targets): tensor datasets, or ones with a `c`
             n_inp: int = 1,             # how many leading elements of an item are inputs
            ) -> int | None:
@@ -232,21 +231,21 @@ def infer_c(dsets: Sequence[Dataset],   # datasets of (inputs..., targets): tens
     if y.is_floating_point() or y.dtype == torch.bool: return 1 if y.ndim == 1 else y.shape[-1]
     return int(max(int(t.max()) for t in ys)) + 1
 
-# %% ../nbs/01_data.ipynb #ef546529
-def fmt_item(v, vocab: Sequence | None = None) -> str:
+# %% ../nbs/01_data.ipynb #6218f2e9
+def _fmt_item(v, vocab: Sequence | None = None) -> str:
     "One item of a batch for a table cell: a number, a class name from `vocab`, a short vector, or its type and shape."
     if not isinstance(v, torch.Tensor): return str(v)
     if v.ndim == 0:
         if vocab is not None and not v.is_floating_point() and 0 <= int(v) < len(vocab): return str(vocab[int(v)])
         return f"{v.item():.4g}" if v.is_floating_point() else str(v.item())
-    if v.numel() <= 6: return '[' + ', '.join(fmt_item(o) for o in v.flatten()) + ']'
+    if v.numel() <= 6: return '[' + ', '.join(_fmt_item(o) for o in v.flatten()) + ']'
     return f"{str(v.dtype).removeprefix('torch.')} {'×'.join(map(str, v.shape))}"
 
-def batch_columns(name: str, ts: Sequence, vocab: Sequence | None = None) -> dict:
+def _batch_columns(name: str, ts: Sequence, vocab: Sequence | None = None) -> dict:
     "Table columns for the batch elements `ts`: `name`, or `name0`, `name1`... when there are several."
-    return {(name if len(ts) == 1 else f"{name}{i}"): [fmt_item(v, vocab) for v in t] for i, t in enumerate(ts)}
+    return {(name if len(ts) == 1 else f"{name}{i}"): [_fmt_item(v, vocab) for v in t] for i, t in enumerate(ts)}
 
-def format_table(cols: dict,        # column name -> list of cell strings
+def _format_table(cols: dict,        # column name -> list of cell strings
                  max_n: int = 9,    # at most this many rows
                 ) -> str:
     "Columns of strings as a text table, one row per item, the item's number first."
@@ -257,8 +256,8 @@ def format_table(cols: dict,        # column name -> list of cell strings
     lines += ['  '.join(cols[k][i].rjust(widths[k]) for k in cols) for i in range(n)]
     return '\n'.join(lines)
 
-# %% ../nbs/01_data.ipynb #4b9b37fa
-def as_items(items) -> torch.Tensor:
+# %% ../nbs/01_data.ipynb #4eec9c1b
+def _as_items(items) -> torch.Tensor:
     "Test items as one tensor, items along the first dimension: from a tensor, a NumPy array, or a sequence of items."
     if isinstance(items, torch.Tensor): return items
     if type(items).__module__ == 'numpy': return torch.as_tensor(items)
@@ -335,8 +334,8 @@ class DataLoaders:
                    **kwargs,                         # for both loaders (`collate_fn`, `generator`...: see torch's DataLoader)
                   ) -> DataLoaders:
         "Build loaders from datasets: a shuffled training loader and a sequential validation loader."
-        check_bs(bs)
-        if val_bs is not None: check_bs(val_bs)
+        _check_bs(bs)
+        if val_bs is not None: _check_bs(val_bs)
         n = len(train_ds)
         if n == 0: raise ValueError("the training dataset is empty: there is nothing to train on")
         if drop_last is None: drop_last = shuffle and n > bs  # keep every item when the set is smaller than a batch
@@ -440,8 +439,8 @@ class DataLoaders:
                    **kwargs) -> None:
         "Show `max_n` items of a batch: a table of inputs and targets here; kinds of data with pictures draw them."
         if b is None: b = self.one_batch(dl=dl, unique=unique)
-        cols = {**batch_columns('x', b[:self.n_inp]), **batch_columns('y', b[self.n_inp:], self.vocab)}
-        print(format_table(cols, max_n))
+        cols = {**_batch_columns('x', b[:self.n_inp]), **_batch_columns('y', b[self.n_inp:], self.vocab)}
+        print(_format_table(cols, max_n))
 
     def show_results(self, b,                   # decoded (inputs..., targets) of the items; targets may be None
                      preds,                     # the decoded predictions (class indices, values)
@@ -449,15 +448,15 @@ class DataLoaders:
                      **kwargs) -> None:
         "Show items with their targets and the model's predictions: a table here; kinds of data with pictures draw them."
         ys = [t for t in b[self.n_inp:] if t is not None]
-        cols = {**batch_columns('x', b[:self.n_inp]), **batch_columns('y', ys, self.vocab),
-                **batch_columns('pred', [preds], self.vocab)}
-        print(format_table(cols, max_n))
+        cols = {**_batch_columns('x', b[:self.n_inp]), **_batch_columns('y', ys, self.vocab),
+                **_batch_columns('pred', [preds], self.vocab)}
+        print(_format_table(cols, max_n))
 
     def test_dl(self, items,                     # a tensor or NumPy array of items, or a sequence of items
                 bs: int | None = None,           # batch size (default: the validation batch size)
                 **kwargs) -> TensorLoader:       # for the loader (e.g. `pin_memory`)
         "A sequential loader over unlabelled inputs like the training inputs, for `get_preds` and `predict`."
-        xs = as_items(items)
+        xs = _as_items(items)
         like = _input_like(self.train_ds, self.n_inp)
         if like is not None:
             shape, dtype = like
