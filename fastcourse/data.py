@@ -15,7 +15,7 @@ from .core import default_device, to_device
 # %% auto #0
 __all__ = ['Loader', 'TensorLoader', 'loader_settings', 'DatasetLoader', 'as_loader', 'make_loader', 'infer_c', 'DataLoaders']
 
-# %% ../nbs/01_data.ipynb #47855c3a
+# %% ../nbs/01_data.ipynb #eb4339e5
 def _check_bs(bs) -> None:
     "Refuse a batch size that is not a whole number of at least 1, with a message that says so."
     if isinstance(bs, bool) or not isinstance(bs, int) or bs < 1:
@@ -57,7 +57,7 @@ class Loader:
                              "kind of data: wrap it first, e.g. DataLoaders(dl).train.show_batch()")
         return self.dls.show_batch(max_n=max_n, nrows=nrows, ncols=ncols, unique=unique, dl=self, **kwargs)
 
-# %% ../nbs/01_data.ipynb #63a1afa9
+# %% ../nbs/01_data.ipynb #a5706f70
 class TensorLoader(Loader):
     "Batches of a `TensorDataset` in memory, each made by one indexing of each tensor (no per-item fetching)."
     def __init__(self, dataset: TensorDataset,       # the tensors, items along the first dimension
@@ -122,7 +122,7 @@ class TensorLoader(Loader):
     def __repr__(self):
         return f"TensorLoader({len(self.dataset)} items, bs={self.bs}, shuffle={self.shuffle}, drop_last={self.drop_last})"
 
-# %% ../nbs/01_data.ipynb #1aa22f48
+# %% ../nbs/01_data.ipynb #2160d7f1
 def _default_random(s) -> bool:
     "Whether sampler `s` is the one torch's DataLoader makes for `shuffle=True`."
     return type(s) is RandomSampler and not s.replacement and s._num_samples is None
@@ -195,7 +195,7 @@ class DatasetLoader(Loader, DataLoader):
         return (f"DatasetLoader({n} items, bs={self.bs}, shuffle={self.shuffle}, drop_last={self.drop_last}, "
                 f"num_workers={self.num_workers})")
 
-# %% ../nbs/01_data.ipynb #4758456a
+# %% ../nbs/01_data.ipynb #b9e9ab83
 def as_loader(dl, name: str = 'train') -> Loader:
     "A fastcourse loader for `dl`: itself if it is one; a torch `DataLoader` is rebuilt as a `DatasetLoader` with its settings."
     if isinstance(dl, Loader): return dl
@@ -206,7 +206,7 @@ def as_loader(dl, name: str = 'train') -> Loader:
     raise TypeError(f"{name} must be a loader (a torch DataLoader, a TensorLoader or a DatasetLoader), got "
                     f"{type(dl).__name__}: use DataLoaders.from_dsets(train_ds, valid_ds) to build loaders from datasets")
 
-# %% ../nbs/01_data.ipynb #e18bb1a0
+# %% ../nbs/01_data.ipynb #5540c6bf
 _TENSOR_LOADER_ARGS = {'generator', 'pin_memory', 'num_workers', 'persistent_workers'}
 
 def make_loader(dataset: Dataset,     # the items
@@ -219,7 +219,7 @@ def make_loader(dataset: Dataset,     # the items
         return TensorLoader(dataset, bs=bs, shuffle=shuffle, drop_last=drop_last, **kwargs)
     return DatasetLoader(dataset, bs=bs, shuffle=shuffle, drop_last=drop_last, **kwargs)
 
-# %% ../nbs/01_data.ipynb #2185f975
+# %% ../nbs/01_data.ipynb #b3f05b36
 def infer_c(dsets: Sequence[Dataset],   # datasets of (inputs..., targets): tensor datasets, or ones with a `c`
             n_inp: int = 1,             # how many leading elements of an item are inputs
            ) -> int | None:
@@ -231,7 +231,7 @@ def infer_c(dsets: Sequence[Dataset],   # datasets of (inputs..., targets): tens
     if y.is_floating_point() or y.dtype == torch.bool: return 1 if y.ndim == 1 else y.shape[-1]
     return int(max(int(t.max()) for t in ys)) + 1
 
-# %% ../nbs/01_data.ipynb #6218f2e9
+# %% ../nbs/01_data.ipynb #a4c0aa50
 def _fmt_item(v, vocab: Sequence | None = None) -> str:
     "One item of a batch for a table cell: a number, a class name from `vocab`, a short vector, or its type and shape."
     if not isinstance(v, torch.Tensor): return str(v)
@@ -256,7 +256,7 @@ def _format_table(cols: dict,        # column name -> list of cell strings
     lines += ['  '.join(cols[k][i].rjust(widths[k]) for k in cols) for i in range(n)]
     return '\n'.join(lines)
 
-# %% ../nbs/01_data.ipynb #4eec9c1b
+# %% ../nbs/01_data.ipynb #affeaa1a
 def _as_items(items) -> torch.Tensor:
     "Test items as one tensor, items along the first dimension: from a tensor, a NumPy array, or a sequence of items."
     if isinstance(items, torch.Tensor): return items
