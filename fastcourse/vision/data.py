@@ -5,6 +5,8 @@
 # %% ../../nbs/08_vision_data.ipynb #30fb6efa
 from __future__ import annotations
 import copy, csv, math, os, re, warnings
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -20,11 +22,11 @@ from ..data import DataLoaders
 from .image import (PILImage, PILImageBW, FileList, get_image_files, verify_image, verify_images,
                                      load_image_tensor, image2tensor, normalize, denormalize, imagenet_stats, Normalize,
                                      show_image, show_images, grid_shape)
-from .augment import Resize, split_tfm, check_batch_tfms, check_item_tfms
+from .augment import Resize, split_tfm, check_batch_tfms, check_item_tfms, item_seed
 
 # %% auto #0
 __all__ = ['parent_label', 'RegexLabeller', 'using_attr', 'ColReader', 'RandomSplitter', 'GrandparentSplitter', 'IndexSplitter',
-           'FuncSplitter', 'ColSplitter', 'CategoryMap', 'ImageDataset', 'collate_images', 'ImageBlock',
+           'FuncSplitter', 'ColSplitter', 'CategoryMap', 'ImageDataset', 'collate_images', 'ImageLoader', 'ImageBlock',
            'CategoryBlock', 'DataBlock', 'Datasets', 'process_batch', 'ImageDataLoaders']
 
 # %% ../../nbs/08_vision_data.ipynb #b5ed3793
@@ -270,6 +272,61 @@ def collate_images(batch: list):
                          "Give an item transform that makes them one size, e.g. item_tfms=Resize(224)")
     return default_collate(batch)
 
+# %% ../../nbs/08_vision_data.ipynb #6a1d0e02
+_LoaderBase = getattr(fc_data, 'DatasetLoader', DataLoader)  # the data module's loader (a torch DataLoader), when it has one
+
+def _seeded_item(dataset, i: int, seed: int):
+    with item_seed(seed): return dataset[i]
+
+def _pin(b):
+    if isinstance(b, torch.Tensor): return b.pin_memory()
+    return type(b)(_pin(o) for o in b) if isinstance(b, (list, tuple)) else b
+
+class ImageLoader(_LoaderBase):
+    "A loader of image batches whose items can be made by `threads` threads of this process, a few batches ahead."
+    def __init__(self, dataset, *args,
+                 threads: int = 0,             # threads making the items (0: as torch's DataLoader, with `num_workers`)
+                 prefetch: int = 3,            # batches in the making at once, with threads
+                 **kwargs):                    # torch DataLoader's (batch_size, shuffle, drop_last, collate_fn, pin_memory...)
+        if threads:
+            kwargs.update(num_workers=0, persistent_workers=False)   # no processes: the threads are the workers
+            kwargs.pop('prefetch_factor', None)
+        super().__init__(dataset, *args, **kwargs)
+        self.threads, self.prefetch = int(threads), prefetch
+
+    def __iter__(self):
+        return self._threaded() if self.threads and self.batch_sampler is not None else super().__iter__()
+
+    def _threaded(self):
+        "Batches whose items a pool of threads makes, `prefetch` batches ahead, each item with its own seed."
+        seed = int(torch.empty((), dtype=torch.int64).random_(generator=self.generator))  # as torch seeds its workers
+        pool = ThreadPoolExecutor(self.threads, thread_name_prefix='fastcourse-images')
+        batches, inflight, pos = iter(self.batch_sampler), deque(), 0
+        def submit() -> None:
+            nonlocal pos
+            idxs = next(batches, None)
+            if idxs is None: return
+            inflight.append([pool.submit(_seeded_item, self.dataset, i, seed + pos + j) for j, i in enumerate(idxs)])
+            pos += len(idxs)
+        try:
+            for _ in range(self.prefetch): submit()
+            while inflight:
+                items = [f.result() for f in inflight.popleft()]
+                submit()
+                b = self.collate_fn(items)
+                yield _pin(b) if self.pin_memory and torch.cuda.is_available() else b
+        finally: pool.shutdown(wait=False, cancel_futures=True)   # also when the loop stops early
+
+    if hasattr(_LoaderBase, 'new'):   # the data module's loaders copy themselves with `new`
+        def new(self, **overrides) -> ImageLoader:
+            "A copy with some settings changed; it keeps the threads unless told otherwise."
+            overrides.setdefault('threads', self.threads)
+            return super().new(**overrides)
+
+    def __repr__(self):
+        return (f"ImageLoader({len(self.dataset)} items, bs={self.batch_size}, "
+                f"{f'{self.threads} threads' if self.threads else f'{self.num_workers} worker processes'})")
+
 # %% ../../nbs/08_vision_data.ipynb #109de3eb
 class ImageBlock:
     "Images as the inputs (fastai's `ImageBlock`); `cls=PILImageBW` for one channel."
@@ -445,20 +502,30 @@ class Datasets:
     def c(self) -> int: return len(self.vocab)
     def __len__(self) -> int: return len(self.train) + len(self.valid)
     def dataloaders(self, bs: int = 64,                  # batch size
-                    val_bs: int | None = None,           # validation batch size (default: the loaders' default)
+                    val_bs: int | None = None,           # validation batch size (default: bs, as fastai)
                     shuffle: bool = True,                # shuffle the training set each epoch
-                    num_workers: int | None = None,      # worker processes (default: up to 4)
+                    num_workers: int | None = None,      # workers (default: up to 4)
+                    threads: bool = True,                # the workers are threads of this process (False: worker processes)
                     device=None,                         # where batches go (default: the best there is)
                     stats=_DEFAULT,                      # (mean, std) to normalise with; None: none (default: imagenet_stats for RGB)
                     path: str | Path | None = None,      # where a learner saves and exports (default: the source folder)
-                    **kwargs,                            # for the loaders (pin_memory, persistent_workers, drop_last, ...)
+                    drop_last: bool | None = None,       # drop the last incomplete training batch (default: when there is more than one)
+                    **kwargs,                            # for the loaders (pin_memory, persistent_workers, ...)
                    ) -> ImageDataLoaders:
         "Batch the datasets: uint8 batches from the workers, float, augmented and normalised per batch on the device."
+        check = getattr(fc_data, 'check_bs', None)
+        for b in (bs, val_bs):
+            if b is not None and check is not None: check(b)
+            elif b is not None and (isinstance(b, bool) or not isinstance(b, int) or b < 1):
+                raise ValueError(f"bs (the batch size) must be a whole number of at least 1, got {b!r}")
         num_workers = _default_workers() if num_workers is None else num_workers
         if 'pin_memory' not in kwargs: kwargs['pin_memory'] = torch.device(device or default_device()).type == 'cuda'
-        valid = self.valid if len(self.valid) else None
-        dls = ImageDataLoaders.from_dsets(self.train, valid, bs=bs, val_bs=val_bs, shuffle=shuffle, num_workers=num_workers,
-                                          device=device, collate_fn=collate_images, **kwargs)
+        work = dict(threads=num_workers, num_workers=0) if threads else dict(num_workers=num_workers)
+        if drop_last is None: drop_last = shuffle and len(self.train) > bs    # keep every item when the set is smaller than a batch
+        kw = dict(collate_fn=collate_images, **work, **kwargs)
+        train = ImageLoader(self.train, batch_size=bs, shuffle=shuffle, drop_last=drop_last, **kw)
+        valid = ImageLoader(self.valid, batch_size=val_bs or bs, shuffle=False, drop_last=False, **kw) if len(self.valid) else None
+        dls = ImageDataLoaders(train, valid, device=device)
         tfms, stats = _split_normalize(self.batch_tfms, stats, self.train.channels)
         dls.vocab, dls.batch_tfms, dls.stats, dls.skipped = self.vocab, tfms, stats, self.skipped
         dls.path = Path(path) if path is not None else self.path
@@ -494,7 +561,7 @@ def process_batch(x: torch.Tensor,                 # a batch of images (n, c, h,
                  ) -> torch.Tensor:
     "uint8 images -> float in [0, 1] -> batch transforms -> normalised: what happens to each batch on the device."
     tfms = [t for t in (split_tfm(t, training) for t in batch_tfms) if t is not None]
-    scale = 1.
+    scale, inp = 1., x
     if x.dtype == torch.uint8:
         x = x.float()
         if tfms or stats is None:
@@ -509,8 +576,13 @@ def process_batch(x: torch.Tensor,                 # a batch of images (n, c, h,
         if len(mean) != x.shape[1]:
             raise ValueError(f"the batch has {x.shape[1]} channels but the statistics have {len(mean)}: "
                              "give stats (or a Normalize) with one value per channel")
-        x = normalize(x, [m * scale for m in mean], [s * scale for s in std])
-        if log: log(("to float, " if scale != 1 else "") + f"normalize(mean={_fmt(mean)}, std={_fmt(std)})", x)
+        mean, std = [m * scale for m in mean], [s * scale for s in std]
+        if x is inp: x = normalize(x, mean, std)   # the caller's tensor: leave it alone
+        else:                                       # ours: normalise in place (a new 4-byte-per-pixel tensor costs more than the arithmetic)
+            m = torch.tensor(mean, dtype=x.dtype).view(1, -1, 1, 1).to(x.device, non_blocking=True)
+            s = torch.tensor(std, dtype=x.dtype).view(1, -1, 1, 1).to(x.device, non_blocking=True)
+            x = x.sub_(m).div_(s)
+        if log: log(("to float, " if scale != 1 else "") + f"normalize(mean={_fmt(stats[0])}, std={_fmt(stats[1])})", x)
     return x
 
 def _fmt(v) -> str: return '[' + ', '.join(f"{float(o):.3f}" for o in v) + ']'
@@ -739,9 +811,11 @@ class _TestItems:
         test = ImageDataset(conv, None, ds.item_tfms, training=False, decode_size=ds.decode_size, channels=channels,
                             item_shape=self._item_shape())
         bs = bs or self.valid_bs
-        kwargs.setdefault('num_workers', min(getattr(self.train, 'num_workers', 0), len(items) // bs))
-        loader_cls = getattr(fc_data, 'DatasetLoader', DataLoader)   # the data module's loader class, when it has one
-        dl = loader_cls(test, batch_size=bs, shuffle=False, collate_fn=collate_images, **kwargs)
+        threads, procs = getattr(self.train, 'threads', 0), getattr(self.train, 'num_workers', 0)
+        if len(items) > bs:   # more than a batch: the training loader's workers (threads, or processes)
+            kwargs.setdefault('threads', threads)
+            kwargs.setdefault('num_workers', 0 if threads else min(procs, len(items) // bs))
+        dl = ImageLoader(test, batch_size=bs, shuffle=False, collate_fn=collate_images, **kwargs)
         if hasattr(dl, 'dls'): dl.dls = self
         return dl
 

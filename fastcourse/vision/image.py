@@ -92,6 +92,16 @@ def load_image(src,                            # a path, the bytes of a file, or
     "Load an image file as an 8-bit RGB (or grayscale) PIL image, the right way up (EXIF), decoding big JPEGs small."
     return _decode_pil(*_read(src), decode_size, channels)
 
+def _turbo_decoder() -> Callable | None:
+    "libjpeg-turbo's decoder as torchvision exposes it: the op `torchvision.io.decode_jpeg` calls (its wrapper warns on each call that torchvision's decoders are deprecated, since 0.29), or that function, or None."
+    try: return torch.ops.image.decode_jpeg
+    except (AttributeError, RuntimeError): pass
+    fn = getattr(tvio, 'decode_jpeg', None)
+    if fn is None: return None
+    return lambda buf, mode, exif: fn(buf, mode=tvio.ImageReadMode(mode), apply_exif_orientation=exif)
+
+_decode_jpeg = _turbo_decoder()
+
 def load_image_tensor(src,                            # a path, the bytes of a file, a file-like object, or a PIL image
                       decode_size: int | None = None, # decode JPEGs reduced, to at least this many pixels a side
                       channels: int = 3,              # 3: RGB; 1: grayscale
@@ -103,10 +113,10 @@ def load_image_tensor(src,                            # a path, the bytes of a f
     buf, name = _read(src)
     if buf[:3] == _JPEG_MAGIC:
         wh = jpeg_size(buf)
-        if wh is not None and draft_scale(*wh, decode_size) == 1:
+        if wh is not None and draft_scale(*wh, decode_size) == 1 and _decode_jpeg is not None:
             _check_pixels(*wh, name)
             mode = tvio.ImageReadMode.GRAY if channels == 1 else tvio.ImageReadMode.RGB
-            try: return tvio.decode_jpeg(torch.frombuffer(buf, dtype=torch.uint8), mode=mode, apply_exif_orientation=True)
+            try: return _decode_jpeg(torch.frombuffer(buf, dtype=torch.uint8), mode.value, True)
             except RuntimeError: pass  # let PIL decide: it reads some files libjpeg-turbo refuses, or says what is wrong
     return TF.pil_to_tensor(_decode_pil(buf, name, decode_size, channels))
 
