@@ -2,8 +2,8 @@
 
 Both read a folder of JPEGs, decode, crop-resize to --out-size, flip at random, batch (64), and end with a normalised float
 batch on --device. fastcourse decodes (libjpeg-turbo, draft-decoding big JPEGs small), crops and resizes uint8 images in the
-workers and batches them as uint8; the batch goes to the device as uint8 and is made float, flipped (per image) and
-normalised there (`ImageDataLoaders.after_batch`). fastcourse's workers are threads of the training process by default
+workers (flipping there too, `FlipItem`, where torchvision flips) and batches them as uint8; the batch goes to the device
+as uint8 and is made float and normalised there (`ImageDataLoaders.after_batch`). fastcourse's workers are threads of the training process by default
 (`ImageLoader(threads=W)`: decoding and resizing release Python's lock), or W processes as torch's (`threads=False`); both
 are timed. torchvision decodes with PIL, resizes, crops, flips, converts to float and
 normalises every image in the workers, batches floats, and the batch goes to the device. Same workers, same batch size,
@@ -28,8 +28,9 @@ import torchvision.transforms.v2 as v2
 from PIL import Image, ImageDraw
 from fastcourse.core import set_seed, to_device
 from fastcourse.vision.image import imagenet_stats, load_image_tensor, get_image_files
-from fastcourse.vision.augment import Resize, Flip, aug_transforms, split_tfm
-from fastcourse.vision.data import DataBlock, ImageBlock, CategoryBlock, RandomSplitter, parent_label, collate_images, ImageLoader
+from fastcourse.vision.augment import Resize, Flip, FlipItem, aug_transforms, split_tfm
+from fastcourse.vision.data import (DataBlock, ImageBlock, CategoryBlock, RandomSplitter, parent_label, collate_images, ImageLoader,
+                                    process_batch)
 
 def make_jpegs(folder: Path, n: int, w: int, h: int, n_classes: int = 4, seed: int = 0) -> Path:
     "`n` JPEGs of w x h in `n_classes` class folders: a smooth colour field, a shape and noise, quality 90."
@@ -61,7 +62,8 @@ class Ours:
     "fastcourse: `DataBlock` datasets, uint8 batches from the workers (threads or processes), `after_batch` on the device."
     def __init__(self, folder, out, bs, workers, persistent, device, aug=False, threads=True):
         block = DataBlock(blocks=(ImageBlock, CategoryBlock), get_items=get_image_files, splitter=RandomSplitter(0.),
-                          get_y=parent_label, item_tfms=Resize(out), batch_tfms=aug_transforms() if aug else Flip())
+                          get_y=parent_label, item_tfms=Resize(out) if aug else [Resize(out), FlipItem()],
+                          batch_tfms=aug_transforms() if aug else None)
         dsets = block.datasets(folder)
         self.dls = dsets.dataloaders(bs=bs, num_workers=0, device=device)   # for after_batch: stats, batch transforms
         # the loader ImageDataLoaders builds, here with persistent_workers set either way (threads start with each epoch)
@@ -147,7 +149,7 @@ def profile(folder, out, bs, device, n_files: int) -> list:
     tv_f = [tv_norm(x) for x in tv_r]
     rows = [('read + decode (us/image)', per_item_us(lambda f: load_image_tensor(f, decode_size), files), per_item_us(tv_dec, files)),
             ('crop + resize (us/image)', per_item_us(train_r, ours_x), per_item_us(tv_rc, tv_x)),
-            ('flip, per image (us/image)', None, per_item_us(v2.RandomHorizontalFlip(), tv_r)),
+            ('flip, per image (us/image)', per_item_us(split_tfm(FlipItem(p=1.), True), ours_r), per_item_us(v2.RandomHorizontalFlip(p=1.), tv_r)),
             ('to float + normalise, per image (us/image)', None, per_item_us(tv_norm, tv_r))]
     chunks = lambda xs: [xs[i:i + bs] for i in range(0, len(xs) - bs + 1, bs)] or [xs]
     rows.append(('collate (us/image)', per_item_us(lambda c: collate_images([(x, 0) for x in c]), chunks(ours_r)) / bs,
@@ -164,10 +166,11 @@ def profile(folder, out, bs, device, n_files: int) -> list:
     mean, std = imagenet_stats
     m = torch.tensor(mean, device=device).view(1, 3, 1, 1); s = torch.tensor(std, device=device).view(1, 3, 1, 1)
     rows += [(f'to float on {device.type} (ms/batch)', per_batch_ms(lambda: xd.float().div_(255), device), None),
-             (f'flip, per image, on {device.type} (ms/batch)', per_batch_ms(lambda: Flip()(xfd), device), None),
+             (f'or: flip per image in the batch, on {device.type} (ms/batch)', per_batch_ms(lambda: Flip()(xfd), device), None),
              (f'aug_transforms affine, on {device.type} (ms/batch)', per_batch_ms(lambda: aff(xfd), device), None),
              (f'aug_transforms lighting, on {device.type} (ms/batch)', per_batch_ms(lambda: light(xfd), device), None),
-             (f'normalise on {device.type} (ms/batch)', per_batch_ms(lambda: xfd.clone().sub_(m).div_(s), device), None)]
+             (f'normalise on {device.type} (ms/batch)', per_batch_ms(lambda: xfd.clone().sub_(m).div_(s), device), None),
+             (f'after_batch: uint8 -> normalised float, on {device.type} (ms/batch)', per_batch_ms(lambda: process_batch(xd, [], imagenet_stats), device), None)]
     return rows
 
 def main():
@@ -195,7 +198,7 @@ def main():
               f"torchvision {torchvision.__version__}, {len(__import__('os').sched_getaffinity(0))} cpus")
         ratios = {}
         for aug in ([False] if args.no_aug else [False, True]):
-            print(f"\n{'full augmentation (aug_transforms / per-image v2)' if aug else 'crop-resize + random flip'}:")
+            print(f"\n{'full augmentation (aug_transforms on the batch / per-image v2 in the workers)' if aug else 'crop-resize + random flip (in the workers)'}:")
             for persistent in (True, False):
                 mode = 'persistent workers' if persistent else 'workers restarted every pass'
                 fns = {'fastcourse (threads)': Ours(folder, args.out_size, bs, args.workers, persistent, device, aug),
@@ -215,13 +218,15 @@ def main():
         print("\nfrom a new epoch's iterator to its first batch (workers started, one batch made): " +
               ', '.join(f"{k} {v * 1000:.0f} ms" for k, v in starts.items()))
         print(f"\nwhere the time goes, one process ({torch.get_num_threads()} thread), {min(args.n_images, 256)} images:")
-        print(f"  {'step':<46} {'fastcourse':>11} {'torchvision':>11}")
+        print(f"  {'step':<62} {'fastcourse':>11} {'torchvision':>11}")
         fmt = lambda v: f"{v:11.1f}" if v is not None else f"{'-':>11}"
         rows = profile(folder, args.out_size, bs, device, min(args.n_images, 256))
-        for name, a, b in rows: print(f"  {name:<46} {fmt(a)} {fmt(b)}")
+        for name, a, b in rows: print(f"  {name:<62} {fmt(a)} {fmt(b)}")
         worker = [(a or 0, b or 0) for name, a, b in rows if 'us/image' in name]
         wa, wb = sum(a for a, _ in worker), sum(b for _, b in worker)
-        print(f"  {'worker work per image (us), sum of the above':<46} {wa:11.1f} {wb:11.1f}   -> {wb / wa:.2f}x")
+        ab = next(a for name, a, _ in rows if name.startswith('after_batch')) * 1000 / bs
+        print(f"  {'worker work per image (us), sum of the above':<62} {wa:11.1f} {wb:11.1f}   -> {wb / wa:.2f}x")
+        print(f"  {'and per image on the device (us): after_batch':<62} {ab:11.1f} {0:11.1f}   -> {wb / (wa + ab):.2f}x all told")
         print(f"\nbytes per batch from the workers: fastcourse {3 * args.out_size ** 2 * bs / 1e6:.1f} MB (uint8), "
               f"torchvision {4 * 3 * args.out_size ** 2 * bs / 1e6:.1f} MB (float32)")
         (pt, pp), (rt, rp) = ratios[(False, True)], ratios[(False, False)]

@@ -14,7 +14,8 @@ __all__ = ['tta']
 
 # %% ../nbs/09_tta.ipynb #256eb328
 def _sequential(dl: DataLoader, dataset=None) -> DataLoader:
-    "A copy of `dl` (optionally over another `dataset`) that keeps the order and every item."
+    "A copy of `dl` (optionally over another `dataset`) that keeps the order and every item; the loader's own `new` when it has one (its workers come along)."
+    if hasattr(dl, 'new'): return dl.new(shuffle=False, drop_last=False, **({} if dataset is None else {'dataset': dataset}))
     return DataLoader(dataset if dataset is not None else dl.dataset, batch_size=dl.batch_size, shuffle=False,
                       drop_last=False, collate_fn=dl.collate_fn, num_workers=dl.num_workers, pin_memory=dl.pin_memory,
                       persistent_workers=dl.num_workers > 0)

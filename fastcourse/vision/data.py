@@ -579,9 +579,9 @@ def process_batch(x: torch.Tensor,                 # a batch of images (n, c, h,
         mean, std = [m * scale for m in mean], [s * scale for s in std]
         if x is inp: x = normalize(x, mean, std)   # the caller's tensor: leave it alone
         else:                                       # ours: normalise in place (a new 4-byte-per-pixel tensor costs more than the arithmetic)
-            m = torch.tensor(mean, dtype=x.dtype).view(1, -1, 1, 1).to(x.device, non_blocking=True)
-            s = torch.tensor(std, dtype=x.dtype).view(1, -1, 1, 1).to(x.device, non_blocking=True)
-            x = x.sub_(m).div_(s)
+            inv = torch.tensor([1 / v for v in std], dtype=x.dtype).view(1, -1, 1, 1).to(x.device, non_blocking=True)
+            shift = torch.tensor([-m / v for m, v in zip(mean, std)], dtype=x.dtype).view(1, -1, 1, 1).to(x.device, non_blocking=True)
+            x = x.mul_(inv).add_(shift)
         if log: log(("to float, " if scale != 1 else "") + f"normalize(mean={_fmt(stats[0])}, std={_fmt(stats[1])})", x)
     return x
 
