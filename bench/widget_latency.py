@@ -2,16 +2,16 @@
 against redrawing the whole figure for each change and against a new figure each time, in the same run.
 Also the PNG encoder alone (fastcourse's unfiltered zlib vs PIL's), and one FreezeToggles toggle.
 usage: python bench/widget_latency.py [--tiny] [--changes N]   (PYTHONPATH=/tmp/ipyw77 for ipywidgets 7.7.1)"""
-import argparse, io, math, statistics, time
+import argparse, io, statistics, time
 import numpy as np
 import torch
 from torch import nn
 from PIL import Image
 import ipywidgets, matplotlib
+import matplotlib.pyplot as plt
 from fastcourse.core import set_seed
 from fastcourse.data import DataLoaders
 from fastcourse.learner import Learner
-from fastcourse.lr_find import LRFindResult
 from fastcourse.widgets.core import png_bytes, snap_log
 from fastcourse.widgets.lr_picker import LRPicker
 from fastcourse.widgets.freeze import FreezeToggles
@@ -22,15 +22,6 @@ def make_learner():
     dls = DataLoaders.from_tensors(x, y, x[:64], y[:64], bs=32)
     model = nn.Sequential(nn.Linear(2, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 2))
     return Learner(dls, model, nn.CrossEntropyLoss(), progress=False, splitter=lambda m: [m[:3], m[3:5], m[5:]])
-
-def synthetic_result(n=100):
-    "A curve shaped like a real sweep of n points from 1e-7 to 10 (flat, falling, exploding), with a little noise."
-    rng = np.random.default_rng(0)
-    lrs = [1e-7 * (1e8) ** (i / n) for i in range(n)]
-    def loss(lr):
-        x = math.log10(lr)
-        return 2.3 - 1.5 / (1 + math.exp(-2.5 * (x + 3.5))) + (0.4 * (x + 1) ** 2 if x > -1 else 0)
-    return LRFindResult.from_sweep(lrs, [loss(v) + 0.01 * rng.standard_normal() for v in lrs])
 
 def ms(ts): return 1e3 * statistics.median(ts)
 def p90(ts): return 1e3 * sorted(ts)[int(0.9 * (len(ts) - 1))]
@@ -50,7 +41,7 @@ def main():
     n_full = 3 if args.tiny else 20
 
     learn = make_learner()
-    learn.recorder.lr_find_result = synthetic_result()
+    learn.lr_find(show_plot=False)              # a real sweep (100 batches of a tiny MLP): the picker reads learn.lr_find_result
     picker = LRPicker(learn)
     s = picker.slider
     grid = [snap_log(10 ** (s.min + (s.max - s.min) * (0.2 + 0.6 * ((i * 0.37) % 1))), s.min, s.max, s.step) for i in range(n)]
@@ -74,7 +65,7 @@ def main():
     t_full = timed(lambda i: view.redraw(), n_full)     # the naive way: the whole figure every change
     def new_figure(i):                                   # a new figure each change, as plotting in a loop does
         fig = picker.result.plot(); b = io.BytesIO(); fig.savefig(b, format='png')
-        import matplotlib.pyplot as plt; plt.close(fig)
+        plt.close(fig)
     t_new = timed(new_figure, max(2, n_full // 4))
 
     ft = FreezeToggles(learn)
@@ -82,7 +73,7 @@ def main():
 
     w, h = view.size
     print(f"ipywidgets {ipywidgets.__version__}, matplotlib {matplotlib.__version__}, torch threads {torch.get_num_threads()}, "
-          f"figure {w}x{h} px, {n} slider changes")
+          f"figure {w}x{h} px, {n} slider changes, lr_find curve of {len(picker.result.lrs)} points")
     print(f"LR picker slider change (Python side): median {ms(t_slider):6.2f} ms   p90 {p90(t_slider):6.2f} ms   target <= 20 ms: "
           f"{'OK' if ms(t_slider) <= 20 else 'MISSED'}")
     print(f"  marker blit + PNG (view.update):     median {ms(t_blit):6.2f} ms")

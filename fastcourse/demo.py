@@ -11,6 +11,7 @@ from torch import nn
 from .core import set_seed, default_device
 from .datasets import make_shapes
 from .learner import Learner
+from .lr_find import valley, steep, minimum
 from .callback import accuracy
 from .format import format_epoch_row
 from .format import fmt_lr
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.extend([[title.split(':')[0]] + r for r in learn.recorder.logs])
 
     print("\n== lr_find")
-    res = learn.lr_find(show_plot=False, num_it=30 if args.quick else 100)
+    res = learn.lr_find(show_plot=False, num_it=30 if args.quick else 100, suggest_funcs=(valley, steep, minimum))
     res.plot().savefig(out / 'lr_find.png', dpi=80)
     lr = res.valley
     print(f"suggestions: {', '.join(f'{k} {fmt_lr(v)}' for k, v in res.suggestions.items())} -> lr {fmt_lr(lr)}")

@@ -4,49 +4,183 @@
 
 # %% ../nbs/04a_fit_policies.ipynb #80cc08f7
 from __future__ import annotations
-from typing import Sequence
-from .callback import ParamScheduler, SnapshotCB
-from .schedule import one_cycle_scheds, flat_cos_scheds, sgdr_scheds, sgdr_epochs, sgdr_restarts
+import inspect
+from itertools import accumulate
+from dataclasses import dataclass
+from typing import Any, Callable
+from .callback import Callback, ParamScheduler, SnapshotCB
+from .schedule import (one_cycle_scheds, flat_cos_scheds, sgdr_scheds, sgdr_epochs, sgdr_summary, check_whole)
 
 # %% auto #0
-__all__ = ['fit_one_cycle', 'fit_flat_cos', 'fit_sgdr']
+__all__ = ['fit_args', 'fit_policies', 'fit_one_cycle', 'fit_flat_cos', 'fit_sgdr', 'Arg', 'FitPolicy', 'fit_epochs',
+           'sgdr_snapshots', 'fit_with_policy', 'policy_method']
+
+# %% ../nbs/04a_fit_policies.ipynb #a0c1e002
+_EMPTY = inspect.Parameter.empty   # the default of an argument that has none
+
+@dataclass(frozen=True)
+class Arg:
+    "One argument of a fit method: its name, default, type, what it does, and where it comes from when left at None."
+    name: str
+    default: Any = _EMPTY             # none: the caller must give it
+    hint: str = ''                    # its type, as shown in the signature
+    doc: str = ''                     # what it does, in a few words
+    ours: bool = False                # not one of fastai's: keyword-only, after fastai's arguments
+    from_learner: str | None = None   # left at None, it is this attribute of the learner (`lr`, `moms`)
+
+    @property
+    def required(self) -> bool: return self.default is _EMPTY
+
+fit_args = {a.name: a for a in (       # the arguments several policies share, written once
+    Arg('n_epoch', hint='int', doc='how many epochs to train'),
+    Arg('wd', None, 'float | list | None', 'weight decay for this fit (default: unchanged)'),
+    Arg('cbs', None, 'Callback | list | None', 'extra callbacks for this fit only'),
+    Arg('reset_opt', False, 'bool', 'start with a new optimizer (losing its state)'),
+    Arg('start_epoch', 0, 'int', 'resume at this epoch: the schedule picks up where it was at its first batch'),
+    Arg('warmup_pct', 0., 'float', 'share of training with a linear warm-up of the lr (0: none)', ours=True))}
+_TO_FIT = ('wd', 'cbs', 'reset_opt', 'start_epoch')   # every policy passes these on to `learn.fit`
+
+def _shared(*names) -> tuple[Arg, ...]: return tuple(fit_args[n] for n in names)
+
+# %% ../nbs/04a_fit_policies.ipynb #a0c1e004
+def _call(f: Callable, args: dict, **given):
+    "Call `f` with the entries of `args` it names (and `given`)."
+    names = [n for n in inspect.signature(f).parameters if n not in given]
+    return f(**given, **{n: args[n] for n in names})
+
+@dataclass(frozen=True)
+class FitPolicy:
+    "A fit policy: the learner method it is, that method's arguments in order, and the functions that build its schedules."
+    method: str                       # the Learner method, e.g. 'fit_one_cycle'
+    label: str                        # its name for people, e.g. 'one-cycle'
+    doc: str                          # the method's docstring
+    args: tuple[Arg, ...]             # the method's arguments after `learn`, in order
+    epochs: Callable                  # (its arguments...) -> the epochs of each cycle
+    scheds: Callable                  # (lrs, its knobs...) -> {'lr': [a schedule per group], 'mom': a schedule (if any)}
+    summary: Callable | None = None   # (its arguments...) -> a line printed before training, when the learner shows progress
+    callbacks: Callable | None = None # (its arguments...) -> more callbacks for the fit (SGDR's snapshots)
+
+    def __post_init__(self):
+        names = [a.name for a in self.args]
+        for f in (self.epochs, self.scheds, self.summary, self.callbacks):
+            if f is None: continue
+            missing = [n for n in inspect.signature(f).parameters if n not in names + ['lrs']]
+            if missing: raise ValueError(f"{self.method}: {f.__name__} needs {missing}, which are not arguments of the method")
+        missing = [n for n in _TO_FIT if n not in names]
+        if missing: raise ValueError(f"{self.method} must take {missing} too: they are passed on to learn.fit")
+        ours = [a.ours for a in self.args]
+        if ours != sorted(ours):
+            raise ValueError(f"{self.method}: our arguments ({', '.join(a.name for a in self.args if a.ours)}) must come "
+                             "after all of fastai's, so that fastai's positional calls mean the same")
+
+    @property
+    def arg(self) -> dict[str, Arg]: return {a.name: a for a in self.args}
+    @property
+    def defaults(self) -> dict:
+        "{name: default} of every argument that has one."
+        return {a.name: a.default for a in self.args if not a.required}
+    @property
+    def lr_arg(self) -> str:
+        "The name of the lr argument (`lr_max` or `lr`)."
+        return next(a.name for a in self.args if a.from_learner == 'lr')
+    @property
+    def knobs(self) -> list[str]:
+        "The arguments that shape the schedule, in order: those its builders take, and the lr."
+        used = {n for f in (self.epochs, self.scheds) for n in inspect.signature(f).parameters} | {self.lr_arg}
+        return [a.name for a in self.args if a.name in used]
+
+    @property
+    def signature(self) -> inspect.Signature:
+        "The method's signature: fastai's arguments in fastai's order, then ours, keyword-only."
+        kind = lambda a: inspect.Parameter.KEYWORD_ONLY if a.ours else inspect.Parameter.POSITIONAL_OR_KEYWORD
+        return inspect.Signature([inspect.Parameter('learn', inspect.Parameter.POSITIONAL_OR_KEYWORD)] +
+                                 [inspect.Parameter(a.name, kind(a), default=a.default, annotation=a.hint or _EMPTY)
+                                  for a in self.args], return_annotation='None')
+
+    def bind(self, *args, **kwargs) -> dict:
+        "Every argument of a call to the method, by name, defaults filled in (a TypeError for a call Python would refuse)."
+        try: bound = self.signature.bind(None, *args, **kwargs)
+        except TypeError as e: raise TypeError(f"{self.method}(): {e}") from None
+        bound.apply_defaults()
+        return {k: v for k, v in bound.arguments.items() if k != 'learn'}
+
+    def plan(self, args: dict,   # every argument by name, as `bind` gives them
+             learn,              # anything with `group_lrs(lr)` and the attributes arguments left at None take (`moms`)
+            ) -> tuple[list[int], dict]:
+        "(epochs of each cycle, schedules) of a fit: what the method trains with, and what a preview draws."
+        args = {**args, **{a.name: getattr(learn, a.from_learner) for a in self.args
+                           if a.from_learner and args[a.name] is None}}
+        return _call(self.epochs, args), _call(self.scheds, args, lrs=learn.group_lrs(args[self.lr_arg]))
+
+    def summarize(self, args: dict) -> str | None:
+        "The line printed before training (None for a policy without one)."
+        return None if self.summary is None else _call(self.summary, args)
+
+    def extra_callbacks(self, args: dict) -> list[Callback]:
+        "The policy's own callbacks for a fit with `args`."
+        return [] if self.callbacks is None else _call(self.callbacks, args)
+
+# %% ../nbs/04a_fit_policies.ipynb #a0c1e006
+def fit_epochs(n_epoch: int) -> list[int]:
+    "The epochs of a fit that is one cycle: `[n_epoch]`."
+    return [check_whole('n_epoch', n_epoch)]
+
+def sgdr_snapshots(snapshot: bool, n_cycles: int, cycle_len: int, cycle_mult: int) -> list[Callback]:
+    "With `snapshot`, a callback that saves the model at the end of each SGDR cycle."
+    return [SnapshotCB(list(accumulate(sgdr_epochs(n_cycles, cycle_len, cycle_mult))))] if snapshot else []
+
+fit_policies = {
+    'one_cycle': FitPolicy('fit_one_cycle', 'one-cycle', "Train with the one-cycle policy: lr up then down, momentum down then up.",
+        (*_shared('n_epoch'),
+         Arg('lr_max', None, 'float | list | slice | None', 'peak lr: scalar, one per group, or slice (default: learn.lr)', from_learner='lr'),
+         Arg('div', 25., 'float', 'the lr starts at lr_max/div'),
+         Arg('div_final', 1e5, 'float', 'and ends at lr_max/div_final'),
+         Arg('pct_start', 0.25, 'float', 'share of training spent warming up'),
+         *_shared('wd'),
+         Arg('moms', None, 'tuple | None', 'momentum at start, peak and end (default: learn.moms)', from_learner='moms'),
+         *_shared('cbs', 'reset_opt', 'start_epoch')),
+        epochs=fit_epochs, scheds=one_cycle_scheds),
+    'flat_cos': FitPolicy('fit_flat_cos', 'flat-cos', "Train at a flat lr for `pct_start` of training, then anneal it with a cosine.",
+        (*_shared('n_epoch'),
+         Arg('lr', None, 'float | list | slice | None', 'lr: scalar, one per group, or slice (default: learn.lr)', from_learner='lr'),
+         Arg('div_final', 1e5, 'float', 'the lr ends at lr/div_final'),
+         Arg('pct_start', 0.75, 'float', 'share of training at the flat lr'),
+         *_shared('wd', 'cbs', 'reset_opt', 'start_epoch', 'warmup_pct')),
+        epochs=fit_epochs, scheds=flat_cos_scheds),
+    'sgdr': FitPolicy('fit_sgdr', 'SGDR', "Train with SGDR: cosine annealing with warm restarts, cycles of `cycle_len * cycle_mult**i` epochs.",
+        (Arg('n_cycles', hint='int', doc='how many cycles'),
+         Arg('cycle_len', hint='int', doc='epochs in the first cycle'),
+         Arg('lr_max', None, 'float | list | slice | None', 'lr at the start of each cycle (default: learn.lr)', from_learner='lr'),
+         Arg('cycle_mult', 2, 'int', 'each cycle is this many times longer than the one before'),
+         *_shared('cbs', 'reset_opt', 'wd', 'start_epoch'),
+         Arg('lr_min', 0., 'float', 'lr at the end of each cycle', ours=True),
+         Arg('snapshot', False, 'bool', 'save the model at the end of each cycle', ours=True),
+         *_shared('warmup_pct')),
+        epochs=sgdr_epochs, scheds=sgdr_scheds, summary=sgdr_summary, callbacks=sgdr_snapshots),
+}
 
 # %% ../nbs/04a_fit_policies.ipynb #78577006
 def _listify(o) -> list:
     if o is None: return []
     return list(o) if isinstance(o, (list, tuple)) else [o]
 
-def fit_one_cycle(learn, n_epoch: int,        # how many epochs to train
-                  lr_max=None,                # peak lr: scalar, list per group, or slice; default learn.lr
-                  div: float = 25.,           # the lr starts at lr_max/div
-                  div_final: float = 1e5,     # and ends at lr_max/div_final
-                  pct_start: float = 0.25,    # share of training spent warming up
-                  wd=None,                    # weight decay for this fit (default: unchanged)
-                  moms: Sequence[float] | None = None, # momentum at start, peak and end (default: learn.moms)
-                  cbs=None, reset_opt: bool = False) -> None:
-    "Train with the one-cycle policy: lr up then down, momentum down then up."
-    scheds = one_cycle_scheds(learn.group_lrs(lr_max), div, div_final, pct_start, learn.moms if moms is None else moms)
-    learn.fit(n_epoch, wd=wd, cbs=[ParamScheduler(scheds)] + _listify(cbs), reset_opt=reset_opt)
+def fit_with_policy(learn, policy: FitPolicy, *args, **kwargs) -> None:
+    "Train `learn` with `policy`, called with the arguments of its method: the body of every `learn.fit_*` policy method."
+    a = policy.bind(*args, **kwargs)
+    epochs, scheds = policy.plan(a, learn)          # checks every knob before anything changes
+    cbs = [ParamScheduler(scheds)] + policy.extra_callbacks(a) + _listify(a['cbs'])
+    summary = policy.summarize(a)
+    if summary is not None and learn.progress: print(summary)
+    learn.fit(sum(epochs), wd=a['wd'], cbs=cbs, reset_opt=a['reset_opt'], start_epoch=a['start_epoch'])
 
-def fit_flat_cos(learn, n_epoch: int, lr=None, div_final: float = 1e5, pct_start: float = 0.75,
-                 wd=None, cbs=None, reset_opt: bool = False, warmup_pct: float = 0.) -> None:
-    "Train at a flat lr for `pct_start` of training, then anneal it with a cosine."
-    scheds = flat_cos_scheds(learn.group_lrs(lr), div_final, pct_start, warmup_pct)
-    learn.fit(n_epoch, wd=wd, cbs=[ParamScheduler(scheds)] + _listify(cbs), reset_opt=reset_opt)
+def policy_method(policy: FitPolicy) -> Callable:
+    "The learner method of `policy`: a function of `learn` with the policy's signature, defaults and docstring."
+    def method(learn, *args, **kwargs) -> None: fit_with_policy(learn, policy, *args, **kwargs)
+    method.__name__ = method.__qualname__ = policy.method
+    method.__signature__, method.__module__ = policy.signature, __name__
+    method.__doc__ = policy.doc + '\n\n' + '\n'.join(f"{a.name}: {a.doc}" for a in policy.args)
+    return method
 
-def fit_sgdr(learn, n_cycles: int,            # how many cycles
-             cycle_len: int,                  # epochs in the first cycle
-             lr_max=None,                     # lr at the start of each cycle: scalar, list, or slice
-             cycle_mult: int = 2,             # each cycle is this many times longer than the last
-             cbs=None, reset_opt: bool = False, wd=None,
-             lr_min: float = 0.,              # lr at the end of each cycle
-             snapshot: bool = False,          # save the model at the end of each cycle
-             warmup_pct: float = 0.) -> None:
-    "Train with SGDR: cosine annealing with warm restarts, cycles of `cycle_len * cycle_mult**i` epochs."
-    epochs = sgdr_epochs(n_cycles, cycle_len, cycle_mult)
-    total = sum(epochs)
-    if learn.progress: print(f"SGDR: {n_cycles} cycles of {' + '.join(map(str, epochs))} epochs = {total} epochs in all")
-    scheds = sgdr_scheds(learn.group_lrs(lr_max), n_cycles, cycle_len, cycle_mult, lr_min, warmup_pct)
-    extra = [ParamScheduler(scheds)]
-    if snapshot: extra.append(SnapshotCB(sgdr_restarts(n_cycles, cycle_len, cycle_mult)[1:] + [total]))
-    learn.fit(total, wd=wd, cbs=extra + _listify(cbs), reset_opt=reset_opt)
+fit_one_cycle = policy_method(fit_policies['one_cycle'])
+fit_flat_cos = policy_method(fit_policies['flat_cos'])
+fit_sgdr = policy_method(fit_policies['sgdr'])

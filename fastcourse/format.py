@@ -8,7 +8,7 @@ import math
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['CELL_WIDTH', 'fmt_lr', 'fmt_tick', 'fmt_time', 'fmt_cell', 'format_epoch_row', 'trainable_line']
+__all__ = ['CELL_WIDTH', 'fmt_lr', 'fmt_tick', 'fmt_time', 'fmt_cell', 'format_epoch_row', 'format_row', 'trainable_line']
 
 # %% ../nbs/01a_format.ipynb #0ced9de7
 def fmt_lr(lr: float) -> str:
@@ -47,6 +47,14 @@ def format_epoch_row(names: Sequence[str],        # the column names (`recorder.
     "One line of the epoch table: the header when `row` is None, else the values in their columns."
     cells = names if row is None else [fmt_cell(n, v) for n, v in zip(names, row)]
     return ' '.join(f"{c:>{CELL_WIDTH}}" for c in cells)
+
+# %% ../nbs/01a_format.ipynb #64a30352
+def format_row(row: Sequence, header: bool = False) -> str:
+    "Deprecated: `format_epoch_row(names, row)`; here `row` starts with the epoch and ends with the time."
+    import warnings
+    warnings.warn("format_row is now format_epoch_row(names, row)", DeprecationWarning, stacklevel=2)
+    if header: return format_epoch_row(row)
+    return format_epoch_row(['epoch', *['value'] * (len(row) - 2), 'time'], row)
 
 # %% ../nbs/01a_format.ipynb #71217bbf
 def trainable_line(n_trainable: int, n_total: int) -> str:

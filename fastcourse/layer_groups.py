@@ -5,46 +5,115 @@
 # %% ../nbs/03_layer_groups.ipynb #73ca1377
 from __future__ import annotations
 import warnings
-from typing import Sequence
+from collections.abc import Iterable, Iterator
+from typing import Callable, Sequence
 import torch
 from torch import nn
+from .format import fmt_lr, trainable_line
 
 # %% auto #0
-__all__ = ['bn_types', 'norm_types', 'default_splitter', 'group_names', 'check_groups', 'spread_lrs', 'lr_spread',
-           'lr_from_spread', 'set_trainable', 'is_frozen', 'set_bn_eval', 'n_frozen', 'freeze_to', 'group_stats',
-           'format_groups']
+__all__ = ['bn_types', 'norm_types', 'frozen_idx', 'default_splitter', 'group_names', 'ParamList', 'params', 'trainable_params',
+           'group_params', 'check_groups', 'split_groups', 'spread_lrs', 'lr_spread', 'lr_from_spread', 'set_trainable',
+           'is_frozen', 'set_bn_eval', 'n_frozen', 'freeze_to', 'group_state', 'group_stats', 'format_groups']
 
 # %% ../nbs/03_layer_groups.ipynb #bdad57f4
 bn_types = (nn.modules.batchnorm._BatchNorm,)   # BatchNorm layers, as fastai names them
 norm_types = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm, nn.modules.instancenorm._InstanceNorm)  # every norm layer
 
+def _has_params(m: nn.Module) -> bool: return next(m.parameters(), None) is not None
+
 def default_splitter(model: nn.Module) -> list[nn.Module]:
-    "Body and head for an `nn.Sequential` of two or more layers (the last layer is the head); one group otherwise."
-    if isinstance(model, nn.Sequential) and len(model) >= 2: return [model[:-1], model[-1:]]
+    "[body, head] for an `nn.Sequential`: the head is its last layer with parameters and the layers after it; one group otherwise."
+    if isinstance(model, nn.Sequential):
+        with_params = [i for i, m in enumerate(model) if _has_params(m)]
+        if len(with_params) >= 2: return [model[:with_params[-1]], model[with_params[-1]:]]
     return [model]
 
-def group_names(groups: Sequence[nn.Module]) -> list[str]:
+def group_names(groups: Sequence) -> list[str]:
     "Readable names: 'body' and 'head' for two groups, 'group 0'... for more, 'model' for one."
     n = len(groups)
     if n == 1: return ['model']
     if n == 2: return ['body', 'head']
     return [f'group {i}' for i in range(n)]
 
-def check_groups(model: nn.Module, groups: Sequence[nn.Module]) -> None:
-    "Raise a clear error if the groups miss some of the model's parameters or share one."
-    if len(groups) == 0: raise ValueError("the splitter returned no layer groups: it must return a list of modules")
-    seen = {}
+# %% ../nbs/03_layer_groups.ipynb #8e1b9a57
+class ParamList(list):
+    "A layer group given as parameters, as fastai's splitters return: the list of them, and the layer of the model holding each."
+    def __init__(self, params: Iterable[nn.Parameter],   # the group's parameters
+                 owners: Sequence[nn.Module | None] = ()): # the layer holding each (None: unknown)
+        super().__init__(params)
+        self.owners = list(owners) or [None] * len(self)
+    def __repr__(self): return f"ParamList({len(self)} parameters)"
+
+def params(m: nn.Module) -> list[nn.Parameter]:
+    "All the parameters of `m`, as a list (fastai's name, for splitters)."
+    return list(m.parameters())
+
+def trainable_params(m: nn.Module) -> list[nn.Parameter]:
+    "The parameters of `m` that require a gradient (fastai's default splitter: one group)."
+    return [p for p in m.parameters() if p.requires_grad]
+
+def group_params(group) -> list[nn.Parameter]:
+    "The parameters of a layer group: a module's, or the group itself when it is a list of parameters."
+    if isinstance(group, nn.Module): return list(group.parameters())
+    return list(group)
+
+def _members(group) -> list[tuple[nn.Module | None, nn.Parameter]]:
+    "(layer, parameter) for each parameter of the group; the layer is None where it is unknown (a plain list)."
+    if isinstance(group, nn.Module): return [(m, p) for m in group.modules() for p in m.parameters(recurse=False)]
+    if isinstance(group, ParamList): return list(zip(group.owners, group))
+    return [(None, p) for p in group]
+
+def _layers(group) -> list[nn.Module]:
+    "The layers of a group: a module's leaf modules; for parameters, the layers holding them, once each, in order."
+    if isinstance(group, nn.Module): return [m for m in group.modules() if not list(m.children())] or [group]
+    return list({id(m): m for m, _ in _members(group) if m is not None}.values())
+
+def check_groups(model: nn.Module, groups: Sequence) -> None:
+    "Raise a clear error if the groups miss some of the model's parameters, share one, or hold a tensor that is not the model's."
+    if len(groups) == 0: raise ValueError("the splitter returned no layer groups: it must return a list of modules or of parameter lists")
+    owned, seen = {id(p) for p in model.parameters()}, {}
     for i, g in enumerate(groups):
-        if not isinstance(g, nn.Module):
-            raise TypeError(f"layer group {i} is a {type(g).__name__}, not an nn.Module: a splitter must return modules, "
-                            "e.g. [model.body, model.head] or [nn.Sequential(a, b), c]")
-        for p in g.parameters():
+        if isinstance(g, Iterator):
+            raise TypeError(f"layer group {i} is a {type(g).__name__}, which can be read only once: "
+                            "build the groups with split_groups(model, splitter), which makes it a list")
+        ps = group_params(g)
+        for p in ps:
+            if not isinstance(p, torch.Tensor):
+                raise TypeError(f"layer group {i} holds a {type(p).__name__}: a group is a module or a list of parameters, "
+                                "e.g. [model.body, model.head] or [list(model[0].parameters()), list(model[1].parameters())]")
+            if id(p) not in owned:
+                raise ValueError(f"layer group {i} holds a tensor of shape {tuple(p.shape)} that is not a parameter of the model: "
+                                 "a splitter must return the model's own parameters")
             if id(p) in seen: raise ValueError(f"a parameter is in layer groups {seen[id(p)]} and {i}: each must be in one group")
             seen[id(p)] = i
     missing = [n for n, p in model.named_parameters() if id(p) not in seen]
     if missing:
         raise ValueError(f"the splitter left out {len(missing)} parameters of the model (first: {missing[:3]}): "
                          "every parameter must be in one layer group")
+
+def split_groups(model: nn.Module,                           # the model to split
+                 splitter: Callable = default_splitter,      # model -> modules, lists (or generators) of parameters
+                ) -> list:
+    "The layer groups `splitter` gives for `model`, checked: modules as they are, parameters as `ParamList`s."
+    out = splitter(model)
+    if isinstance(out, (nn.Module, torch.Tensor)):
+        raise TypeError(f"the splitter returned a {type(out).__name__}, not a list of layer groups: return a list, e.g. [model] "
+                        "or [model.body, model.head]")
+    items = list(out)
+    owners = {id(p): m for m in model.modules() for p in m.parameters(recurse=False)}
+    def as_params(ps): return ParamList(ps, [owners.get(id(p)) for p in ps])
+    if items and all(isinstance(o, torch.Tensor) for o in items): groups = [as_params(items)]   # a flat list: one group
+    else:
+        groups = []
+        for i, g in enumerate(items):
+            if isinstance(g, nn.Module): groups.append(g)
+            elif isinstance(g, torch.Tensor) or not isinstance(g, Iterable):
+                raise TypeError(f"layer group {i} is a {type(g).__name__}: a group is a module or a list of parameters, "
+                                "e.g. [model.body, model.head] or [list(model[0].parameters()), list(model[1].parameters())]")
+            else: groups.append(as_params(list(g)))
+    check_groups(model, groups)
+    return groups
 
 # %% ../nbs/03_layer_groups.ipynb #34033ee2
 def spread_lrs(lr, n_groups: int) -> list[float]:
@@ -83,25 +152,23 @@ def lr_from_spread(lr_max: float, spread: float, n_groups: int):
     return slice(lr_max / spread, lr_max)
 
 # %% ../nbs/03_layer_groups.ipynb #7cad7a90
-def set_trainable(group: nn.Module, trainable: bool, train_bn: bool = True) -> None:
+def set_trainable(group, trainable: bool, train_bn: bool = True) -> None:
     "Make one layer group trainable or frozen; with `train_bn`, its normalisation layers keep training when frozen."
-    for m in group.modules():
-        keep = trainable or (train_bn and isinstance(m, norm_types))
-        for p in m.parameters(recurse=False): p.requires_grad_(keep)
+    for m, p in _members(group): p.requires_grad_(bool(trainable) or (train_bn and isinstance(m, norm_types)))
 
-def is_frozen(group: nn.Module) -> bool:
+def is_frozen(group) -> bool:
     "A group is frozen when none of its parameters outside normalisation layers trains."
-    ps = [p for m in group.modules() if not isinstance(m, norm_types) for p in m.parameters(recurse=False)]
-    if not ps: ps = list(group.parameters())
+    members = _members(group)
+    ps = [p for m, p in members if not isinstance(m, norm_types)] or [p for _, p in members]
     return bool(ps) and not any(p.requires_grad for p in ps)
 
-def set_bn_eval(groups: Sequence[nn.Module], train_bn: bool) -> None:
+def set_bn_eval(groups: Sequence, train_bn: bool) -> None:
     "Put the BatchNorm layers of frozen groups in eval mode when `train_bn` is off (call after `model.train()`)."
     if train_bn: return
     for g in groups:
         if is_frozen(g):
-            for m in g.modules():
-                if isinstance(m, nn.modules.batchnorm._BatchNorm): m.eval()
+            for m in _layers(g):
+                if isinstance(m, bn_types): m.eval()
 
 def n_frozen(n: int, n_groups: int) -> int:
     "The number of groups `freeze_to(n)` freezes; raises if `n` is out of range."
@@ -110,38 +177,43 @@ def n_frozen(n: int, n_groups: int) -> int:
                          f"so n must be between {-n_groups} and {n_groups - 1}")
     return n if n >= 0 else n_groups + n
 
-def freeze_to(groups: Sequence[nn.Module], n: int, train_bn: bool = True) -> None:
+frozen_idx = n_frozen   # its name before: it returns a count, not an index
+
+def freeze_to(groups: Sequence, n: int, train_bn: bool = True) -> None:
     "Freeze the layer groups before group `n` and unfreeze the others."
     k = n_frozen(n, len(groups))
     if k == 0 and len(groups) == 1 and n < 0:
         warnings.warn("the model has only one layer group, so freeze() freezes nothing: pass a splitter "
                       "that returns [body, head] to train the head alone", stacklevel=3)
     for i, g in enumerate(groups): set_trainable(g, i >= k, train_bn)
+    if not any(p.requires_grad for g in groups for p in group_params(g)):
+        warnings.warn(f"freeze_to({n}) leaves no parameter to train: layer groups {k}.. hold none. fit will refuse; "
+                      "use a splitter whose last group (the head) has parameters", stacklevel=3)
 
 # %% ../nbs/03_layer_groups.ipynb #b25e2f5f
-def _leaf_names(group: nn.Module) -> list[str]:
-    leaves = [m for m in group.modules() if not list(m.children())]
-    return [type(m).__name__ for m in leaves] or [type(group).__name__]
+def group_state(row: dict) -> str:
+    "A group's state in words, from its counts: 'trainable', 'partly frozen', 'frozen', 'frozen, norm layers train' (or 'no parameters')."
+    if row['total'] == 0: return 'no parameters'
+    if row['frozen']: return 'frozen, norm layers train' if row['trainable'] else 'frozen'
+    return 'trainable' if row['trainable'] == row['total'] else 'partly frozen'
 
-def group_stats(groups: Sequence[nn.Module], lrs: Sequence[float] | None = None) -> list[dict]:
-    "Per group: name, first and last layer, layer count, trainable and total params, frozen state and lr."
+def group_stats(groups: Sequence, lrs: Sequence[float] | None = None) -> list[dict]:
+    "Per group: name, first and last layer, layer count, trainable and total params, frozen flag, state in words and lr."
     rows = []
     for i, (name, g) in enumerate(zip(group_names(groups), groups)):
-        leaves = _leaf_names(g)
-        rows.append(dict(idx=i, name=name, first=leaves[0], last=leaves[-1], n_layers=len(leaves),
-                         trainable=sum(p.numel() for p in g.parameters() if p.requires_grad),
-                         total=sum(p.numel() for p in g.parameters()), frozen=is_frozen(g),
-                         lr=None if lrs is None else lrs[i]))
+        layers, ps = [type(m).__name__ for m in _layers(g)] or ['(parameters)'], group_params(g)
+        row = dict(idx=i, name=name, first=layers[0], last=layers[-1], n_layers=len(layers),
+                   trainable=sum(p.numel() for p in ps if p.requires_grad), total=sum(p.numel() for p in ps),
+                   frozen=is_frozen(g), lr=None if lrs is None else lrs[i])
+        rows.append(dict(row, state=group_state(row)))
     return rows
 
 def format_groups(rows: list[dict]) -> str:
-    "A plain-text table of `group_stats` rows, with totals."
-    lines = [f"{'#':>2}  {'group':<9} {'layers':<32} {'trainable':>11} {'total':>11}  {'state':<9} {'lr':>9}"]
+    "A plain-text table of `group_stats` rows, with the trainable total."
+    lines = [f"{'#':>2}  {'group':<9} {'layers':<32} {'trainable':>11} {'total':>11}  {'state':<25} {'lr':>7}"]
     for r in rows:
         layers = r['first'] if r['n_layers'] == 1 else f"{r['first']} .. {r['last']} ({r['n_layers']})"
-        state = 'frozen' if r['frozen'] else ('trainable' if r['trainable'] == r['total'] else 'partial')
-        lr = '' if r['lr'] is None else f"{r['lr']:.2e}"
-        lines.append(f"{r['idx']:>2}  {r['name']:<9} {layers:<32} {r['trainable']:>11,} {r['total']:>11,}  {state:<9} {lr:>9}")
-    tr, tot = sum(r['trainable'] for r in rows), sum(r['total'] for r in rows)
-    lines.append(f"trainable: {tr:,} of {tot:,} parameters ({100 * tr / max(tot, 1):.1f}%)")
+        lr = '' if r['lr'] is None else fmt_lr(r['lr'])
+        lines.append(f"{r['idx']:>2}  {r['name']:<9} {layers:<32} {r['trainable']:>11,} {r['total']:>11,}  {r['state']:<25} {lr:>7}")
+    lines.append(trainable_line(sum(r['trainable'] for r in rows), sum(r['total'] for r in rows)))
     return '\n'.join(lines)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_learner.ipynb #8c0696a6
 from __future__ import annotations
-import contextlib, math, numbers
+import contextlib, math
 from pathlib import Path
 from typing import Callable, Sequence
 import torch
@@ -12,8 +12,9 @@ from torch import nn
 
 from .core import default_device, to_device
 from .data import DataLoaders
-from .layer_groups import (default_splitter, check_groups, spread_lrs, set_trainable, is_frozen, freeze_to,
-                           set_bn_eval, group_stats, format_groups, norm_types)
+from .schedule import check_whole
+from .layer_groups import (default_splitter, split_groups, group_params, spread_lrs, set_trainable, is_frozen,
+                                     freeze_to, set_bn_eval, group_stats, format_groups, norm_types)
 from .callback import (Callback, CancelFitException, CancelEpochException, CancelTrainException, CancelValidException,
                        CancelBatchException, CancelBackwardException, CancelStepException,
                        Recorder, MetricsCB, ProgressCB, get_hyper, set_hyper, metric_name)
@@ -22,9 +23,11 @@ from .predictions import get_preds, predict, validate, show_results
 from .saving import save, load, export
 from .lr_find import lr_find
 from .tta import tta
+from .mixed_precision import to_fp16, to_bf16, to_fp32
+from .summary import summary
 
 # %% auto #0
-__all__ = ['listify', 'check_wd', 'no_wd_params', 'group_params', 'HasLayerGroups', 'Summary', 'HasCallbacks', 'Learner']
+__all__ = ['listify', 'check_wd', 'no_wd_params', 'HasLayerGroups', 'Summary', 'HasCallbacks', 'Learner']
 
 # %% ../nbs/04_learner.ipynb #ca37093c
 def listify(o) -> list:
@@ -49,10 +52,6 @@ def no_wd_params(model: nn.Module) -> set[int]:
         if isinstance(m, norm_types): ids |= {id(p) for p in m.parameters(recurse=False)}
         elif isinstance(getattr(m, 'bias', None), nn.Parameter): ids.add(id(m.bias))
     return ids
-
-def group_params(group) -> list:
-    "The parameters of a layer group: a module, or a list of parameters as fastai's splitters return."
-    return list(group.parameters()) if isinstance(group, nn.Module) else list(group)
 
 class HasLayerGroups:
     "The layer groups of a learner, with their learning rates, freezing, and per-group hyper-parameters."
@@ -226,8 +225,7 @@ class Learner(HasLayerGroups, HasCallbacks):
         self.model_dir = model_dir
         self.device = torch.device(device or dls.device or default_device())
         self.model.to(self.device)
-        self.layer_groups = list(splitter(model))
-        check_groups(model, self.layer_groups)
+        self.layer_groups = split_groups(model, splitter)   # checked: every parameter in exactly one group
         self.lr = lr                                    # checked by the setter
         if wd is not None: check_wd(wd, self.n_groups)
         self.opt, self.lr_find_result, self.final_record = None, None, None
@@ -317,10 +315,9 @@ class Learner(HasLayerGroups, HasCallbacks):
         if isinstance(n_epoch, float) and isinstance(lr, int) and not isinstance(lr, bool) and n_epoch < 1:
             raise ValueError(f"fit({n_epoch!r}, {lr!r}) looks like the 2018 course's fit(lr, n_epochs): the epochs come first "
                              f"now, as in fit({lr}, {n_epoch!r}); for SGDR cycles use fit_sgdr(n_cycles, cycle_len, lr_max)")
-        if isinstance(n_epoch, bool) or not isinstance(n_epoch, numbers.Integral) or n_epoch < 1:
-            raise ValueError(f"n_epoch must be a whole number of at least 1, got {n_epoch!r}")
-        if not 0 <= start_epoch < n_epoch:
-            raise ValueError(f"start_epoch must be between 0 and n_epoch - 1 = {n_epoch - 1}, got {start_epoch!r}")
+        n_epoch = check_whole('n_epoch', n_epoch)
+        if check_whole('start_epoch', start_epoch, lo=0) >= n_epoch:
+            raise ValueError(f"start_epoch must be below n_epoch = {n_epoch}, got {start_epoch!r}")
         lrs = self.group_lrs(lr)
         wds = None if wd is None else check_wd(wd, self.n_groups)
         if len(self.dls.train) == 0:
@@ -335,6 +332,8 @@ class Learner(HasLayerGroups, HasCallbacks):
     get_preds, predict, validate, show_results = get_preds, predict, validate, show_results
     save, load, export = save, load, export
     lr_find, tta = lr_find, tta
+    to_fp16, to_bf16, to_fp32 = to_fp16, to_bf16, to_fp32
+    summary = summary
 
     def __repr__(self):
         return (f"Learner({type(self.model).__name__}, {self.n_groups} layer groups, loss={metric_name(self.loss_func)}, "

@@ -8,6 +8,7 @@ import os, pickle, uuid, zipfile
 from pathlib import Path
 from collections.abc import Mapping
 import torch
+from .callback import callback_states, load_callback_states
 
 # %% auto #0
 __all__ = ['checkpoint_file', 'atomic_save', 'save', 'read_checkpoint', 'checkpoint_mismatch', 'load', 'export', 'load_learner']
@@ -44,7 +45,9 @@ def save(learn, file: str | Path,         # a name (saved under path/model_dir) 
         ) -> Path:
     "Save the model (and optimizer) state atomically; returns the file."
     state = {'model': learn.model.state_dict()}
-    if with_opt and learn.opt is not None: state['opt'] = learn.opt.state_dict()
+    if with_opt and learn.opt is not None:
+        state['opt'] = learn.opt.state_dict()
+        if cb_states := callback_states(learn): state['cbs'] = cb_states
     return atomic_save(state, checkpoint_file(learn, file), pickle_protocol=pickle_protocol)
 
 # %% ../nbs/04c_saving.ipynb #ff18386c
@@ -131,6 +134,7 @@ def load(learn, file: str | Path,         # a name (under path/model_dir) or a f
     if with_opt and state.get('opt') is not None:
         if learn.opt is None: learn.create_opt()
         learn.opt.load_state_dict(state['opt'])
+        load_callback_states(learn, state.get('cbs', {}))
     return learn
 
 # %% ../nbs/04c_saving.ipynb #40035848

@@ -4,17 +4,19 @@
 
 # %% ../nbs/02_schedule.ipynb #8d70bd3a
 from __future__ import annotations
-import math
+import math, numbers
 from bisect import bisect_right
 from functools import partial
 from itertools import accumulate
 from typing import Callable, Sequence
+from .format import fmt_lr
 
 # %% auto #0
 __all__ = ['anneal_lin', 'anneal_cos', 'anneal_exp', 'anneal_no', 'anneal_poly', 'SchedLin', 'SchedCos', 'SchedExp', 'SchedNo',
-           'SchedPoly', 'CombinedSched', 'combine_scheds', 'combined_cos', 'sched_one_cycle', 'sched_one_cycle_mom',
-           'sched_flat_cos', 'sched_cos', 'sgdr_epochs', 'sgdr_total_epochs', 'sgdr_restarts', 'sched_sgdr',
-           'sched_values', 'WarmUp', 'with_warmup', 'one_cycle_scheds', 'flat_cos_scheds', 'sgdr_scheds', 'plot_sched']
+           'SchedPoly', 'CombinedSched', 'combine_scheds', 'combined_cos', 'check_whole', 'check_positive', 'check_pct',
+           'sched_one_cycle', 'sched_one_cycle_mom', 'sched_flat_cos', 'sched_cos', 'sgdr_epochs', 'sgdr_total_epochs',
+           'sgdr_restarts', 'sgdr_summary', 'sched_sgdr', 'sched_values', 'WarmUp', 'with_warmup', 'one_cycle_scheds',
+           'flat_cos_scheds', 'sgdr_scheds', 'plot_sched']
 
 # %% ../nbs/02_schedule.ipynb #9f74b437
 def anneal_lin(start: float, end: float, pct: float) -> float:
@@ -90,6 +92,25 @@ def combined_cos(pct: float, start: float, middle: float, end: float) -> Combine
     "Cosine from `start` to `middle` for the first `pct` of training, then cosine from `middle` to `end`."
     return combine_scheds([pct, 1 - pct], [SchedCos(start, middle), SchedCos(middle, end)])
 
+# %% ../nbs/02_schedule.ipynb #c7e1a2b1
+def check_whole(name: str, v, lo: int = 1) -> int:
+    "`v` as an int if it is a whole number of at least `lo` (numpy ints too, not bools); else a ValueError naming `name`."
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < lo:
+        raise ValueError(f"{name} must be a whole number of at least {lo}, got {v!r}")
+    return int(v)
+
+def check_positive(name: str, v) -> float:
+    "`v` if it is a finite number above 0; else a ValueError naming `name`."
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 < v < math.inf:
+        raise ValueError(f"{name} must be a positive number, got {v!r}")
+    return v
+
+def check_pct(name: str, v) -> float:
+    "`v` if it is a share of training, between 0 and 1; else a ValueError naming `name`."
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 <= v <= 1:
+        raise ValueError(f"{name} must be between 0 and 1, got {v!r}")
+    return v
+
 # %% ../nbs/02_schedule.ipynb #91f2f419
 def sched_one_cycle(lr_max: float,            # the peak learning rate
                     div: float = 25.,          # the lr starts at lr_max/div
@@ -97,23 +118,20 @@ def sched_one_cycle(lr_max: float,            # the peak learning rate
                     pct_start: float = 0.25,   # the share of training spent warming up
                    ) -> CombinedSched:
     "The one-cycle learning-rate schedule."
-    _check_pct(pct_start, 'pct_start')
+    check_positive('div', div); check_positive('div_final', div_final); check_pct('pct_start', pct_start)
     return combined_cos(pct_start, lr_max / div, lr_max, lr_max / div_final)
 
 def sched_one_cycle_mom(moms: Sequence[float] = (0.95, 0.85, 0.95), # momentum at the start, at the lr peak, at the end
                         pct_start: float = 0.25) -> CombinedSched:
     "The one-cycle momentum schedule: down while the lr goes up, then back."
-    _check_pct(pct_start, 'pct_start')
+    check_pct('pct_start', pct_start)
     if len(moms) != 3: raise ValueError(f"moms needs 3 values (start, middle, end), got {moms}")
     return combined_cos(pct_start, *moms)
-
-def _check_pct(p, name):
-    if not 0 <= p <= 1: raise ValueError(f"{name} must be between 0 and 1, got {p}")
 
 # %% ../nbs/02_schedule.ipynb #0eb4fb10
 def sched_flat_cos(lr: float, div_final: float = 1e5, pct_start: float = 0.75) -> CombinedSched:
     "Flat at `lr` for `pct_start` of training, then cosine down to `lr/div_final`."
-    _check_pct(pct_start, 'pct_start')
+    check_positive('div_final', div_final); check_pct('pct_start', pct_start)
     return combine_scheds([pct_start, 1 - pct_start], [SchedNo(lr), SchedCos(lr, lr / div_final)])
 
 def sched_cos(lr_max: float, lr_min: float = 0.) -> Callable[[float], float]:
@@ -121,26 +139,39 @@ def sched_cos(lr_max: float, lr_min: float = 0.) -> Callable[[float], float]:
     return SchedCos(lr_max, lr_min)
 
 # %% ../nbs/02_schedule.ipynb #f78ed08a
-def sgdr_epochs(n_cycles: int, cycle_len: int, cycle_mult: int = 1) -> list[int]:
+def sgdr_epochs(n_cycles: int,          # how many cycles
+                cycle_len: int,         # epochs in the first cycle
+                cycle_mult: int = 2,    # each cycle is this many times longer than the one before
+               ) -> list[int]:
     "Length in epochs of each SGDR cycle: cycle_len, cycle_len*cycle_mult, ..."
-    for name, v, lo in (('n_cycles', n_cycles, 1), ('cycle_len', cycle_len, 1), ('cycle_mult', cycle_mult, 1)):
-        if not isinstance(v, int) or isinstance(v, bool) or v < lo:
-            raise ValueError(f"{name} must be a whole number of at least {lo}, got {v!r}")
+    n_cycles, cycle_len = check_whole('n_cycles', n_cycles), check_whole('cycle_len', cycle_len)
+    cycle_mult = check_whole('cycle_mult', cycle_mult)
     return [cycle_len * cycle_mult**i for i in range(n_cycles)]
 
-def sgdr_total_epochs(n_cycles: int, cycle_len: int, cycle_mult: int = 1) -> int:
+def sgdr_total_epochs(n_cycles: int, cycle_len: int, cycle_mult: int = 2) -> int:
     "Total epochs of an SGDR run: the sum of its cycle lengths."
     return sum(sgdr_epochs(n_cycles, cycle_len, cycle_mult))
 
-def sgdr_restarts(n_cycles: int, cycle_len: int, cycle_mult: int = 1) -> list[int]:
+def sgdr_restarts(n_cycles: int, cycle_len: int, cycle_mult: int = 2) -> list[int]:
     "The epoch at which each cycle starts (the first is 0)."
     return [0] + list(accumulate(sgdr_epochs(n_cycles, cycle_len, cycle_mult)))[:-1]
 
-def sched_sgdr(lr_max: float, n_cycles: int, cycle_len: int, cycle_mult: int = 1, lr_min: float = 0.,
+def sgdr_summary(n_cycles: int, cycle_len: int, cycle_mult: int = 2) -> str:
+    "The length of an SGDR run in words: 'SGDR: 3 cycles of 1 + 2 + 4 epochs = 7 epochs'."
+    epochs = sgdr_epochs(n_cycles, cycle_len, cycle_mult)
+    return f"SGDR: {n_cycles} cycle{'s' * (n_cycles != 1)} of {' + '.join(map(str, epochs))} epochs = {sum(epochs)} epochs"
+
+def _check_lr_min(lr_min, lr_max):
+    if isinstance(lr_min, bool) or not isinstance(lr_min, numbers.Real) or not 0 <= lr_min < lr_max:
+        raise ValueError(f"lr_min ({lr_min!r}) must be at least 0 and below the lowest group lr ({fmt_lr(lr_max)}): "
+                         "lower lr_min, or raise the lr")
+
+def sched_sgdr(lr_max: float, n_cycles: int, cycle_len: int, cycle_mult: int = 2, lr_min: float = 0.,
               ) -> CombinedSched:
     "SGDR: a cosine from `lr_max` to `lr_min` in each cycle, cycles of `cycle_len*cycle_mult**i` epochs."
     epochs = sgdr_epochs(n_cycles, cycle_len, cycle_mult)
-    return combine_scheds(epochs, [SchedCos(lr_max, lr_min)] * n_cycles)  # whole-number weights: exact restarts
+    _check_lr_min(lr_min, lr_max)
+    return combine_scheds(epochs, [SchedCos(lr_max, lr_min)] * len(epochs))  # whole-number weights: exact restarts
 
 # %% ../nbs/02_schedule.ipynb #d91fc8a0
 def sched_values(sched: Callable[[float], float], n_iter: int,
@@ -153,8 +184,7 @@ def sched_values(sched: Callable[[float], float], n_iter: int,
 class WarmUp:
     "A schedule multiplied by a linear ramp from 0 to 1 over the first `warmup_pct` of training."
     def __init__(self, sched: Callable[[float], float], warmup_pct: float):
-        _check_pct(warmup_pct, 'warmup_pct')
-        self.sched, self.warmup_pct = sched, warmup_pct
+        self.sched, self.warmup_pct = sched, check_pct('warmup_pct', warmup_pct)
     def __call__(self, pct: float) -> float:
         v = self.sched(pct)
         return v if pct >= self.warmup_pct else v * pct / self.warmup_pct
@@ -162,22 +192,24 @@ class WarmUp:
 
 def with_warmup(sched: Callable[[float], float], warmup_pct: float = 0.) -> Callable[[float], float]:
     "`sched` with a linear warm-up over the first `warmup_pct` of training (0: unchanged)."
-    return sched if not warmup_pct else WarmUp(sched, warmup_pct)
+    return sched if not check_pct('warmup_pct', warmup_pct) else WarmUp(sched, warmup_pct)
 
 # %% ../nbs/02_schedule.ipynb #bf82307b
-def one_cycle_scheds(lrs: Sequence[float],   # the peak lr of each layer group
-                     div: float = 25., div_final: float = 1e5, pct_start: float = 0.25,
-                     moms: Sequence[float] = (0.95, 0.85, 0.95)) -> dict:
+def one_cycle_scheds(lrs: Sequence[float],      # the peak lr of each layer group
+                     div: float, div_final: float, pct_start: float,
+                     moms: Sequence[float],     # momentum at the start, the lr peak and the end
+                    ) -> dict:
     "The schedules `fit_one_cycle` trains with: {'lr': [one per group], 'mom': momentum schedule}."
     return {'lr': [sched_one_cycle(v, div, div_final, pct_start) for v in lrs], 'mom': sched_one_cycle_mom(moms, pct_start)}
 
-def flat_cos_scheds(lrs: Sequence[float], div_final: float = 1e5, pct_start: float = 0.75, warmup_pct: float = 0.) -> dict:
+def flat_cos_scheds(lrs: Sequence[float], div_final: float, pct_start: float, warmup_pct: float) -> dict:
     "The schedules `fit_flat_cos` trains with: {'lr': [one per group]}."
     return {'lr': [with_warmup(sched_flat_cos(v, div_final, pct_start), warmup_pct) for v in lrs]}
 
-def sgdr_scheds(lrs: Sequence[float], n_cycles: int, cycle_len: int, cycle_mult: int = 2, lr_min: float = 0.,
-                warmup_pct: float = 0.) -> dict:
+def sgdr_scheds(lrs: Sequence[float], n_cycles: int, cycle_len: int, cycle_mult: int, lr_min: float,
+                warmup_pct: float) -> dict:
     "The schedules `fit_sgdr` trains with: {'lr': [one per group]}."
+    _check_lr_min(lr_min, min(lrs))   # name the lowest group's lr, the first to fail
     return {'lr': [with_warmup(sched_sgdr(v, n_cycles, cycle_len, cycle_mult, lr_min), warmup_pct) for v in lrs]}
 
 # %% ../nbs/02_schedule.ipynb #d74ee9ba

@@ -5,11 +5,17 @@
 # %% ../../nbs/10_widgets_core.ipynb #c6ec1c17
 from __future__ import annotations
 import math, os, struct, sys, zlib
+from typing import Callable, Sequence
 import numpy as np
 import ipywidgets as widgets
-from ..format import fmt_tick
+from IPython import get_ipython
+from IPython.display import display, Image as IPImage
 from matplotlib.figure import Figure
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+from matplotlib.transforms import Affine2D, Bbox, blended_transform_factory
+from ..format import fmt_tick
 
 # %% auto #0
 __all__ = ['in_notebook', 'kernel_shell', 'png_bytes', 'FigureView', 'snap_log', 'set_log_slider', 'same_value', 'show_static',
@@ -20,8 +26,7 @@ def in_notebook() -> bool:
     "True in a live notebook kernel (Jupyter, Colab, VS Code, Voila); False in terminals, plain Python, CI and `nbdev_test`."
     force = os.environ.get('FASTCOURSE_WIDGETS', '').strip().lower()
     if force in ('live', 'static'): return force == 'live'
-    ipython = sys.modules.get('IPython')
-    return kernel_shell(ipython.get_ipython() if ipython is not None else None)
+    return kernel_shell(get_ipython())
 
 def kernel_shell(shell) -> bool:
     "Whether an IPython `shell` runs in a kernel that a frontend talks to (a `ZMQInteractiveShell`, or any shell with a kernel)."
@@ -57,9 +62,8 @@ class FigureView:
                  css_class: str = 'fc-plot',         # CSS class of the image, for browser tests and styling
                 ):
         if fig is None: fig = Figure(figsize=figsize, dpi=dpi)
-        elif getattr(fig.canvas, 'manager', None) is not None:
-            import matplotlib.pyplot as plt
-            plt.close(fig)          # a pyplot figure: take it from pyplot so it isn't shown a second time
+        elif getattr(fig.canvas, 'manager', None) is not None:   # made by pyplot, so pyplot is loaded:
+            sys.modules['matplotlib.pyplot'].close(fig)          # take it from pyplot so it isn't shown a second time
         self.fig = fig
         self.canvas = FigureCanvasAgg(fig)
         self.animated = []
@@ -130,11 +134,7 @@ def same_value(a: float, b: float, rel: float = 1e-9) -> bool:
 # %% ../../nbs/10_widgets_core.ipynb #3977a989
 def show_static(png: bytes | None, text: str) -> None:
     "Show a PNG (when IPython can display images) and print `text`: the static form of a widget."
-    if png:
-        ipython = sys.modules.get('IPython')
-        if ipython is not None and ipython.get_ipython() is not None:
-            from IPython.display import display, Image as IPImage
-            display(IPImage(data=png, format='png'))
+    if png and get_ipython() is not None: display(IPImage(data=png, format='png'))
     print(text)
 
 class StaticFallback:
@@ -146,18 +146,10 @@ class StaticFallback:
         raise NotImplementedError(f"{type(self).__name__} must define show() to display without a frontend")
 
     def _ipython_display_(self):
-        if in_notebook():
-            from IPython.display import display
-            display(self.widget)
+        if in_notebook(): display(self.widget)
         else: self.show()
 
 # %% ../../nbs/10_widgets_core.ipynb #fa0fabd1
-import numpy as np
-from matplotlib.lines import Line2D
-from matplotlib.ticker import MaxNLocator
-from matplotlib.transforms import Affine2D, blended_transform_factory
-from typing import Callable, Sequence
-
 def preview_iters(n_iter: int,                 # batches in the fit
                   marks: Sequence[int] = (),    # batches to keep with their predecessor (restarts)
                   max_points: int = 1500,       # about this many batches at most
@@ -202,7 +194,6 @@ class LiveAxes:
 
     def region(self, pad: tuple = (52, 18, 16, 2)):
         "The axes' box in pixels with room for its tick labels (left, bottom, right, top padding)."
-        from matplotlib.transforms import Bbox
         (x0, y0), (x1, y1) = self.ax.bbox.get_points()
         fw, fh = self.ax.figure.bbox.width, self.ax.figure.bbox.height
         return Bbox([[max(x0 - pad[0], 0), max(y0 - pad[1], 0)], [min(x1 + pad[2], fw), min(y1 + pad[3], fh)]])

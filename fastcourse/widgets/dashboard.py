@@ -6,10 +6,10 @@
 from __future__ import annotations
 import html, math, time
 from typing import Callable
-
 import ipywidgets as widgets
-from ..callback import Callback
-from ..format import fmt_lr
+from IPython.display import display
+from ..callback import Callback, ProgressCB
+from ..format import fmt_lr, fmt_cell
 from .core import in_notebook, LivePlot, preview_iters
 
 # %% auto #0
@@ -52,11 +52,12 @@ class LossPlot:
     def draw(self, n_iter: int,         # batches in the whole fit: the x axis
              train: list,                # smoothed training loss of each batch so far
              valid: list = (),           # (batch, validation loss) at the end of each epoch so far
+             start: int = 0,             # the batch of the fit where `train` begins (a fit resumed at a later epoch)
             ) -> bytes:
         "Show the losses; returns the PNG."
         it = preview_iters(len(train), max_points=600)          # about one point per pixel
         ys = [train[i] for i in it]
-        self.train_line.set_data(it, ys)
+        self.train_line.set_data([start + i for i in it], ys)
         self.valid_line.set_data([x for x, _ in valid], [y for _, y in valid])
         shown = ys[min(len(ys) // 10, 5):] + [y for _, y in valid]   # the first few losses can be far above the rest
         lo = min(0., min(shown)) if shown else 0.
@@ -72,21 +73,16 @@ def loss_plot(figsize: tuple = (6.4, 2.4)) -> LossPlot:
     return _loss_plots[figsize]
 
 # %% ../../nbs/14_widgets_dashboard.ipynb #6aa46417
-def _fmt_table(names: list, rows: list) -> str:
-    "The epoch table as HTML: numbers to 6 digits, time as m:ss, empty cells for missing values."
-    def cell(i, v):
-        if v is None: return ''
-        if i == 0: return str(v)
-        if i == len(names) - 1: return f"{int(v) // 60}:{int(v) % 60:02d}"
-        return f"{v:.6f}"
+def _table_html(names: list, rows: list) -> str:
+    "The epoch table as HTML: the column names, then each row's cells written by `fmt_cell`, as the printed table writes them."
     head = ''.join(f'<th style="padding:0 8px">{html.escape(str(n))}</th>' for n in names)
-    body = ''.join('<tr>' + ''.join(f'<td style="padding:0 8px;text-align:right">{cell(i, v)}</td>' for i, v in enumerate(r))
-                   + '</tr>' for r in rows)
+    body = ''.join('<tr>' + ''.join(f'<td style="padding:0 8px;text-align:right">{html.escape(fmt_cell(n, v))}</td>'
+                                    for n, v in zip(names, r)) + '</tr>' for r in rows)
     return f'<table class="fc-dashboard-table"><tr>{head}</tr>{body}</table>'
 
 class TrainingDashboard(Callback):
     "A live view of a fit in a notebook: loss curves, lr, progress and the epoch table; does nothing outside a notebook."
-    order = 55   # after the Recorder (50) has logged the batch, before ProgressCB (60) looks at learn.progress
+    order = 55   # after the Recorder (50) has logged the batch; before ProgressCB (60), which it takes out of the fit
     def __init__(self, min_interval: float = 0.5,        # seconds between redraws, at least
                  max_share: float = 0.005,               # redraws use at most this share of the fit's time
                  active: bool | None = None,             # None: only in a notebook; True/False to force it
@@ -96,7 +92,7 @@ class TrainingDashboard(Callback):
         next_redraw(0., 0., min_interval, max_share)     # checks the two numbers
         self.min_interval, self.max_share, self.active, self.display = min_interval, max_share, active, display
         self.clock, self.figsize = clock, figsize
-        self.on, self.widget = False, None
+        self.on, self.widget, self.frames, self._hidden = False, None, [], []
         self.redraws, self.time_spent = 0, 0.
 
     # ---- the view -----------------------------------------------------------------------------------------
@@ -115,14 +111,16 @@ class TrainingDashboard(Callback):
         self.widget.add_class('fc-training-dashboard')
 
     def _draw(self) -> None:
+        "Show the recorded losses, progress and the status line; note the frame."
         learn, rec = self.learn, self.learn.recorder
         per_epoch = learn.n_train_iter // learn.n_epoch
-        valid = [((r[0] + 1) * per_epoch, r[2]) for r in rec.values if r[2] is not None]   # at the end of its epoch
-        self.plot.value = self.loss_plot.draw(learn.n_train_iter, rec.smooth_losses, valid)
+        valid = [((r[0] + 1) * per_epoch, r[2]) for r in rec.logs if r[2] is not None]   # at the end of its epoch
+        self.plot.value = self.loss_plot.draw(learn.n_train_iter, rec.losses, valid, start=self.start)
         self._update_text()
+        self.frames.append((self.done, self.status.value))
 
     def _redraw(self) -> None:
-        "Show the recorded losses, the lr, progress and the table; schedule the next redraw."
+        "Draw, and schedule the next redraw."
         start, wall = self.clock(), time.perf_counter()
         self._draw()
         self.redraws += 1
@@ -134,44 +132,62 @@ class TrainingDashboard(Callback):
 
     def _update_text(self) -> None:
         learn = self.learn
-        per_epoch, done = learn.n_train_iter // learn.n_epoch, len(learn.recorder.losses)
-        self.progress.value = min(done, learn.n_train_iter)
-        batch = min(max(done - learn.epoch * per_epoch, 0), per_epoch)
-        lrs = ', '.join(fmt_lr(pg['lr']) for pg in learn.opt.param_groups) if learn.opt is not None else ''
+        per_epoch = learn.n_train_iter // learn.n_epoch
+        self.progress.value = min(self.done, learn.n_train_iter)
+        batch = min(max(self.done - learn.epoch * per_epoch, 0), per_epoch)
+        lrs = ', '.join(fmt_lr(v) for v in learn.hypers('lr')) if learn.opt is not None else ''
         loss = learn.recorder.smooth_loss
         self.status.value = (f"epoch {learn.epoch + 1}/{learn.n_epoch} &middot; batch {batch}/{per_epoch} &middot; lr {lrs}"
                              + (f" &middot; smoothed loss {loss:.4f}" if loss is not None else ''))
 
+    # ---- taking over the display for the fit ---------------------------------------------------------------
+    def _take_display(self) -> None:
+        "Take the ProgressCBs after this callback out of `learn.cbs`, in place: the before_fit walk now running skips them."
+        cbs = self.learn.cbs
+        later = cbs[cbs.index(self) + 1:] if self in cbs else []
+        self._hidden = [c for c in later if isinstance(c, ProgressCB)]
+        self.learn.remove_cbs(self._hidden)
+
+    def _give_back_display(self) -> None:
+        "Put them back as a new list: the after_fit walk now running, over the old list, does not reach them."
+        if not self._hidden: return
+        learn, hidden, self._hidden = self.learn, self._hidden, []
+        learn.cbs = sorted(learn.cbs + hidden, key=lambda c: c.order)
+
     # ---- the events ---------------------------------------------------------------------------------------
     def before_fit(self) -> None:
-        self.on = in_notebook() if self.active is None else bool(self.active)
-        if not self.on: return
+        if not (in_notebook() if self.active is None else bool(self.active)): return
         wall, learn = time.perf_counter(), self.learn
-        self.saved_progress = learn.progress
-        learn.progress = False                                  # the dashboard shows progress and the table
+        if learn.recorder is None:
+            raise ValueError("TrainingDashboard shows what the Recorder records, and this learner has none: "
+                             "add one with learn.add_cb(Recorder())")
+        self._take_display()                                   # the dashboard shows progress and the table
+        self.start = self.done = learn.train_iter              # training batches done (a resumed fit starts later)
+        self.frames = []
         self._build()
         self.progress.max = max(learn.n_train_iter, 1)
         self._draw()
-        if self.display:
-            from IPython.display import display
-            display(self.widget)
+        if self.display: display(self.widget)
         self.costs = []                  # how long each redraw took, in clock units
         self.next_time = self.clock() + self.min_interval
+        self.on = True
         self.time_spent += time.perf_counter() - wall
 
     def after_batch(self) -> None:
-        if self.on and self.learn.training and self.clock() >= self.next_time: self._redraw()
+        if self.on and self.learn.training:
+            self.done = self.learn.train_iter + 1
+            if self.clock() >= self.next_time: self._redraw()
 
     def after_epoch(self) -> None:
         if not self.on: return
         wall, rec = time.perf_counter(), self.learn.recorder
-        self.table.value = _fmt_table(rec.metric_names, rec.logs)
+        self.table.value = _table_html(rec.metric_names, rec.logs)
         self.time_spent += time.perf_counter() - wall
         if self.clock() >= self.next_time: self._redraw()
 
     def after_fit(self) -> None:
-        if not self.on: return
-        try: self._redraw()                                     # the final state, whatever the throttle says
+        try:
+            if self.on: self._redraw()                         # the final state, whatever the throttle says
         finally:
-            self.learn.progress = self.saved_progress
+            self._give_back_display()
             self.on = False

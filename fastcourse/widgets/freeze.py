@@ -6,7 +6,7 @@
 from __future__ import annotations
 import html
 import ipywidgets as widgets
-from ..format import fmt_lr
+from ..format import fmt_lr, trainable_line
 from ..layer_groups import format_groups
 from .core import StaticFallback, show_static
 
@@ -18,9 +18,7 @@ def describe_frozen(frozen: list[bool]) -> str:
     "What a frozen pattern means: which `learn.freeze_to`/`freeze`/`unfreeze` call gives it, or that none does."
     n, k = len(frozen), sum(frozen)
     if k == 0: return "every group trains: the same as learn.unfreeze()"
-    if k == n:
-        return ("every group is frozen: only normalisation layers (with train_bn) would train. "
-                "Unfreeze at least the head")
+    if k == n: return "every group is frozen: unfreeze at least the head (the last group)"
     if frozen == [True] * k + [False] * (n - k):
         same = "learn.freeze()" if k == n - 1 else f"learn.freeze_to({k})"
         return f"groups 0..{k - 1} frozen: the same as {same}" if k > 1 else f"group 0 frozen: the same as {same}"
@@ -31,10 +29,6 @@ def describe_frozen(frozen: list[bool]) -> str:
 
 # %% ../../nbs/12_widgets_freeze.ipynb #815ceadc
 _columns = (('name', '70px'), ('layers', '230px'), ('params', '190px'), ('state', '180px'), ('lr', '70px'))
-
-def _state(row: dict) -> str:
-    if row['frozen']: return 'frozen, norm layers train' if row['trainable'] else 'frozen'
-    return 'trainable' if row['trainable'] == row['total'] else 'partly frozen'
 
 def _layers(row: dict) -> str:
     return row['first'] if row['n_layers'] == 1 else f"{row['first']} .. {row['last']} ({row['n_layers']} layers)"
@@ -125,11 +119,13 @@ class FreezeToggles(StaticFallback):
                 cells['name'].value = row['name']
                 cells['layers'].value = _layers(row)
                 cells['params'].value = f"{row['trainable']:,} of {row['total']:,} train"
-                cells['state'].value = _state(row)
+                cells['state'].value = row['state']
                 cells['lr'].value = fmt_lr(row['lr'])
                 toggle.value = not row['frozen']
         finally: self._syncing = False
-        self.header.value = '<br>'.join(html.escape(l) for l in self.header_lines(stats))
+        lines = [html.escape(l) for l in self.header_lines(stats)]
+        if lines[-1].startswith('nothing trains'): lines[-1] = f'<b style="color:#b00020">{lines[-1]}</b>'
+        self.header.value = '<br>'.join(lines)
         notes = []
         if self.message: notes.append(f'<b style="color:#b00020">refused: {html.escape(self.message)}</b>')
         if self.n_groups == 1:
@@ -139,15 +135,17 @@ class FreezeToggles(StaticFallback):
         self.note.value = '<br>'.join(notes)
 
     def header_lines(self, stats: list[dict] | None = None) -> list[str]:
-        "The header as text: trainable parameters and their share, the pattern, and what train_bn does."
+        "The header as text: trainable parameters and their share, the pattern, what train_bn does, and a warning if nothing trains."
         stats = self.learn.group_stats() if stats is None else stats
         tr, tot = sum(r['trainable'] for r in stats), sum(r['total'] for r in stats)
         frozen = [r['frozen'] for r in stats]
-        lines = [f"trainable: {tr:,} of {tot:,} parameters ({100 * tr / max(tot, 1):.1f}%) in {len(stats)} layer groups",
-                 describe_frozen(frozen)]
+        lines = [f"{trainable_line(tr, tot)} in {len(stats)} layer groups", describe_frozen(frozen)]
         if any(frozen):
             lines.append("train_bn=True: normalisation layers of frozen groups keep training" if self.learn.train_bn
                          else "train_bn=False: normalisation layers of frozen groups are frozen too")
+        if tr == 0 and tot > 0:
+            lines.append("nothing trains: every parameter is frozen, so learn.fit will refuse until you unfreeze a group "
+                         "(tick the head, or click 'unfreeze all')")
         return lines
 
     # ---- static form ------------------------------------------------------------------------------------------

@@ -8,11 +8,11 @@ import html, math
 import ipywidgets as widgets
 from ..lr_find import LRFindResult
 from ..format import fmt_lr
-from ..layer_groups import spread_lrs
+from ..layer_groups import spread_lrs, lr_spread, lr_from_spread
 from .core import FigureView, StaticFallback, snap_log, set_log_slider, same_value, show_static
 
 # %% auto #0
-__all__ = ['parse_lr', 'fmt_lrs', 'LRPicker']
+__all__ = ['parse_lr', 'fmt_lrs', 'picker_suggestions', 'LRPicker']
 
 # %% ../../nbs/11_widgets_lr_picker.ipynb #5cf70d32
 def parse_lr(text: str) -> float:
@@ -33,14 +33,19 @@ def fmt_lrs(lr) -> str:
 # %% ../../nbs/11_widgets_lr_picker.ipynb #39596850
 def _learner_and_result(source):
     if isinstance(source, LRFindResult): return None, source
-    recorder = getattr(source, 'recorder', None)
-    if recorder is None:
+    if not hasattr(source, 'lr_find_result'):
         raise TypeError(f"LRPicker needs a Learner (after lr_find) or an LRFindResult, got {type(source).__name__}")
-    result = getattr(recorder, 'lr_find_result', None)
-    if result is None:
-        raise ValueError("this learner has no lr_find result yet: run learn.lr_find() first, "
-                         "or learn.lr_find(interactive=True) to sweep and open the picker at once")
-    return source, result
+    if source.lr_find_result is None:
+        raise ValueError("this learner has no lr_find result yet: run learn.lr_find() first, then LRPicker(learn)")
+    return source, source.lr_find_result
+
+def picker_suggestions(result: LRFindResult) -> dict[str, float]:
+    "valley, steep and minimum (and any other suggestion the sweep asked for), leaving out those the curve can't give."
+    out = {}
+    for name in ('valley', 'steep', 'minimum'):
+        try: out[name] = getattr(result, name)
+        except ValueError: pass               # e.g. a curve that never falls has no valley
+    return {**out, **result.suggestions}
 
 class LRPicker(StaticFallback):
     "Choose the lr on the lr_find curve with a log slider, a text box or the suggestions; the choice is written to `learn.lr`."
@@ -53,23 +58,27 @@ class LRPicker(StaticFallback):
                 ):
         self.learn, self.result = _learner_and_result(source)
         r = self.result
-        ends = list(r.lrs[:1]) + list(r.lrs[-1:]) + list(r.suggestions.values())
+        self.suggestions = picker_suggestions(r)
+        ends = list(r.lrs[:1]) + list(r.lrs[-1:]) + list(self.suggestions.values())
         self.lo, self.hi = min(ends), max(ends)
         self.n_groups = self.learn.n_groups if self.learn is not None else 1
-        self.lr = r.valley if lr is None else float(lr)
-        self.spread, self.message, self.applied = self._initial_spread(), None, False
+        start = next(iter(self.suggestions.values()), math.sqrt(self.lo * self.hi))   # valley, or what there is
+        self.lr = start if lr is None else float(lr)
+        self.spread, self.message, self.applied = self._learner_spread(), None, False
         self._syncing = False
         self._check_lr(self.lr)
         self._build(step, figsize)
         self._render()
 
     # ---- state ---------------------------------------------------------------------------------------------
-    def _initial_spread(self) -> float:
-        cur = getattr(self.learn, 'lr', None)
-        if isinstance(cur, slice) and cur.start and cur.stop and self.n_groups > 1:
-            for s in self.spreads:
-                if same_value(cur.stop / cur.start, s, 1e-6): return s
-        return 1.
+    def _learner_spread(self) -> float:
+        "The spread of `learn.lr` when it is a geometric one (`lr_spread`, undone exactly by `lr_from_spread`); else 1."
+        n = self.n_groups
+        if self.learn is None or n == 1: return 1.
+        lr_max, spread = lr_spread(self.learn.lr, n)
+        if not all(same_value(a, b, 1e-9) for a, b in zip(spread_lrs(lr_from_spread(lr_max, spread, n), n),
+                                                           spread_lrs(self.learn.lr, n))): return 1.
+        return next((s for s in self.spreads if same_value(s, spread, 1e-9)), spread)   # a menu value when it is one
 
     def _check_lr(self, lr: float) -> None:
         if not (self.lo * (1 - 1e-9) <= lr <= self.hi * (1 + 1e-9)):
@@ -77,13 +86,13 @@ class LRPicker(StaticFallback):
                              "where the curve says nothing: pick a value inside it, or run lr_find over a wider range")
 
     @property
-    def lr_value(self):
-        "What is written to `learn.lr`: the chosen lr, or `slice(lr/spread, lr)` with a spread."
-        return self.lr if self.spread == 1 else slice(self.lr / self.spread, self.lr)
+    def learner_lr(self):
+        "What is written to `learn.lr`: the chosen lr, or `slice(lr/spread, lr)` with a spread (`lr_from_spread`)."
+        return lr_from_spread(self.lr, self.spread, self.n_groups)
 
     def group_lrs(self) -> list[float]:
         "The lr each layer group gets from the current choice."
-        return spread_lrs(self.lr_value, self.n_groups)
+        return spread_lrs(self.learner_lr, self.n_groups)
 
     def set_lr(self, lr: float) -> None:
         "Choose `lr` (inside the swept range) and write it, with the spread, to `learn.lr`."
@@ -105,7 +114,7 @@ class LRPicker(StaticFallback):
 
     def _apply(self) -> None:
         if self.learn is not None:
-            self.learn.lr = self.lr_value
+            self.learn.lr = self.learner_lr
             self.applied = True
         self._render()
 
@@ -127,14 +136,14 @@ class LRPicker(StaticFallback):
                                  placeholder='e.g. 3e-3', layout=widgets.Layout(width='220px'))
         self.text.add_class('fc-lr-text')
         self.buttons = {}
-        for name, v in self.result.suggestions.items():
+        for name, v in self.suggestions.items():
             b = widgets.Button(description=f"{name} {fmt_lr(v)}", tooltip=f"set the lr to the {name} suggestion, {fmt_lr(v)}",
                                layout=widgets.Layout(width='auto'))
             b.add_class('fc-lr-suggest')
             b.on_click(lambda _, v=v: self.set_lr(v))
             self.buttons[name] = b
         self.spread_menu = widgets.Dropdown(
-            options=[('off: one lr for all', 1.)] + [(f"lr/{s:g} .. lr", s) for s in self.spreads[1:]],
+            options=self._spread_options(),
             value=self.spread, description='spread', disabled=self.n_groups == 1 or self.learn is None,
             layout=widgets.Layout(width='220px'))
         self.spread_menu.add_class('fc-lr-spread')
@@ -155,6 +164,10 @@ class LRPicker(StaticFallback):
                                 layout=widgets.Layout(width='420px'))
         self.widget = widgets.HBox([self.view.image, controls], layout=widgets.Layout(flex_flow='row wrap'))
         self.widget.add_class('fc-lr-picker')
+
+    def _spread_options(self) -> list[tuple[str, float]]:
+        "The spread menu: off, the usual spreads, and the current one if it is another."
+        return [('off: one lr for all', 1.)] + [(f"lr/{s:.3g} .. lr", s) for s in sorted({*self.spreads, self.spread}) if s != 1]
 
     def _on_slider(self, change) -> None:
         if self._syncing: return
@@ -189,6 +202,7 @@ class LRPicker(StaticFallback):
             if not same_value(self.slider.value, snap_log(lr, self.slider.min, self.slider.max, self.slider.step)):
                 set_log_slider(self.slider, lr)
             self.text.value = fmt_lr(lr)
+            if self.spread not in [v for _, v in self.spread_menu.options]: self.spread_menu.options = self._spread_options()
             self.spread_menu.value = self.spread
         finally: self._syncing = False
         self._render_readout()
@@ -230,7 +244,7 @@ class LRPicker(StaticFallback):
     # ---- static form -------------------------------------------------------------------------------------
     def summary(self) -> str:
         "The suggestions and the readout, as printed outside a notebook."
-        sugg = ', '.join(f"{k} {fmt_lr(v)}" for k, v in self.result.suggestions.items())
+        sugg = ', '.join(f"{k} {fmt_lr(v)}" for k, v in self.suggestions.items())
         return '\n'.join([f"suggestions: {sugg}"] + self.readout_lines())
 
     def show(self) -> None:

@@ -4,59 +4,110 @@
 
 # %% ../../nbs/13_widgets_schedule.ipynb #a2a49707
 from __future__ import annotations
-import math, time
-from dataclasses import dataclass
+import html, inspect, math, numbers, time
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable, Sequence
 
-from ..schedule import (one_cycle_scheds, flat_cos_scheds, sgdr_scheds, sgdr_epochs, sgdr_restarts,
-                                 sched_values)
-from ..layer_groups import spread_lrs
-from ..format import fmt_lr
-from .core import LivePlot, preview_iters
-from ..format import fmt_tick
+import ipywidgets as widgets
+import torch
+
+from ..callback import get_mom
+from ..fit_policies import FitPolicy, fit_policies
+from ..format import fmt_lr, fmt_tick
+from ..layer_groups import spread_lrs, lr_spread, lr_from_spread
+from ..learner import Learner
+from ..schedule import check_whole, sched_values
+from .core import LivePlot, StaticFallback, preview_iters, show_static
 
 # %% auto #0
-__all__ = ['SCHEDULE_KINDS', 'KNOBS', 'DEFAULT_KNOBS', 'DEFAULT_PCT_START', 'LR_CHOICES', 'LR_MIN_CHOICES', 'SPREAD_CHOICES',
-           'DIV_CHOICES', 'DIV_FINAL_CHOICES', 'PCT_CHOICES', 'WARMUP_CHOICES', 'fit_call', 'format_arg', 'format_call',
-           'fit_scheds', 'SchedulePlan', 'plan_schedule', 'ScheduleExplorer']
+__all__ = ['START_KNOBS', 'LR_CHOICES', 'SPREAD_CHOICES', 'KNOB_CHOICES', 'KNOB_FORMATS', 'SCHEDULE_KINDS', 'KNOBS',
+           'DEFAULT_PCT_START', 'DEFAULT_KNOBS', 'LR_MIN_CHOICES', 'DIV_CHOICES', 'DIV_FINAL_CHOICES', 'PCT_CHOICES',
+           'WARMUP_CHOICES', 'ScheduleKind', 'schedule_kinds', 'start_knobs', 'get_kind', 'fit_call', 'format_arg',
+           'format_call', 'SchedulePlan', 'has_momentum', 'plan_schedule', 'lr_knobs', 'lr_from_knobs', 'knob_choices',
+           'knob_widget', 'show_knob', 'mom_limits', 'SchedulePlot', 'readout_html', 'KnobPanel', 'ScheduleExplorer',
+           'fit_scheds']
 
 # %% ../../nbs/13_widgets_schedule.ipynb #8a93379b
-SCHEDULE_KINDS = {'one_cycle': 'one-cycle', 'flat_cos': 'flat-cos', 'cos': 'cosine', 'sgdr': 'SGDR'}
+@dataclass(frozen=True)
+class ScheduleKind:
+    "A schedule the explorer offers: a fit policy of the table, perhaps with some arguments fixed or shown under another name."
+    policy: str                                     # a key of `fit_policies`
+    label: str                                      # the text of its toggle button
+    fixed: dict = field(default_factory=dict)       # arguments held at these values: no knob for them
+    shown_as: dict = field(default_factory=dict)    # argument -> the knob that sets it, e.g. {'cycle_len': 'n_epoch'}
 
-KNOBS = {'one_cycle': ('n_epoch', 'lr', 'div', 'div_final', 'pct_start'),
-         'flat_cos': ('n_epoch', 'lr', 'div_final', 'pct_start', 'warmup_pct'),
-         'cos': ('n_epoch', 'lr', 'lr_min', 'warmup_pct'),
-         'sgdr': ('n_cycles', 'cycle_len', 'cycle_mult', 'lr', 'lr_min', 'warmup_pct')}
+    @property
+    def fit_policy(self) -> FitPolicy: return fit_policies[self.policy]
 
-DEFAULT_KNOBS = dict(n_epoch=3, n_cycles=3, cycle_len=1, cycle_mult=2, lr=1e-3, lr_min=0., div=25., div_final=1e5,
-                     pct_start=0.25, warmup_pct=0.)
+    def knob_args(self) -> dict[str, str]:
+        "{knob: the argument it sets} for the knobs shown, in the method's order; the lr argument is the knob 'lr'."
+        p = self.fit_policy
+        return {('lr' if a == p.lr_arg else self.shown_as.get(a, a)): a for a in p.knobs if a not in self.fixed}
 
-DEFAULT_PCT_START = {'one_cycle': 0.25, 'flat_cos': 0.75}   # the Learner's defaults for each policy
+    @property
+    def knobs(self) -> list[str]: return list(self.knob_args())
 
-def _check_kind(kind):
-    if kind not in SCHEDULE_KINDS:
-        raise ValueError(f"unknown schedule kind {kind!r}: use one of {', '.join(map(repr, SCHEDULE_KINDS))}")
+    def defaults(self) -> dict:
+        "The starting value of each knob but the lr: the method's default, or for a length (which has none) `START_KNOBS`'s."
+        d = self.fit_policy.defaults
+        return {k: d.get(a, START_KNOBS.get(k)) for k, a in self.knob_args().items() if k != 'lr'}
 
-def fit_call(kind: str,   # one of SCHEDULE_KINDS
-             knobs: dict, # values for (at least) the knobs of this kind, see KNOBS
-            ) -> tuple[str, tuple, dict]:
-    "The `Learner` method name, positional and keyword arguments that train with schedule `kind` and `knobs`."
-    _check_kind(kind)
-    k = knobs
-    warm = {'warmup_pct': k['warmup_pct']} if k.get('warmup_pct') else {}
-    if kind == 'one_cycle':
-        return 'fit_one_cycle', (k['n_epoch'], k['lr']), dict(div=k['div'], div_final=k['div_final'], pct_start=k['pct_start'])
-    if kind == 'flat_cos':
-        return 'fit_flat_cos', (k['n_epoch'], k['lr']), dict(div_final=k['div_final'], pct_start=k['pct_start'], **warm)
-    if kind == 'cos': return 'fit_sgdr', (1, k['n_epoch'], k['lr']), dict(cycle_mult=1, lr_min=k['lr_min'], **warm)
-    return 'fit_sgdr', (k['n_cycles'], k['cycle_len'], k['lr']), dict(cycle_mult=k['cycle_mult'], lr_min=k['lr_min'], **warm)
+START_KNOBS = dict(n_epoch=3, n_cycles=3, cycle_len=1)   # the lengths the explorer starts with (the methods require them)
+
+def schedule_kinds() -> dict[str, ScheduleKind]:
+    "One kind per fit policy of the table, and cosine annealing: SGDR with a single cycle, whose length is `n_epoch`."
+    kinds = {}
+    for name, p in fit_policies.items():
+        if name == 'sgdr':
+            kinds['cos'] = ScheduleKind('sgdr', 'cosine', fixed={'n_cycles': 1, 'cycle_mult': p.defaults['cycle_mult']},
+                                        shown_as={'cycle_len': 'n_epoch'})
+        kinds[name] = ScheduleKind(name, p.label)
+    return kinds
+
+def start_knobs(kinds: dict[str, ScheduleKind], kind: str | None = None) -> dict:
+    "Every knob's starting value but the lr: `kind`'s default, or for a knob it lacks, that of the first kind that has it."
+    start = {}
+    for k in ([kinds[kind]] if kind in kinds else []) + list(kinds.values()):
+        for knob, v in k.defaults().items(): start.setdefault(knob, v)
+    return start
+
+def get_kind(kind: str) -> ScheduleKind:
+    "The `ScheduleKind` named `kind`, or a ValueError listing the kinds."
+    kinds = schedule_kinds()
+    if kind not in kinds: raise ValueError(f"unknown schedule kind {kind!r}: use one of {', '.join(map(repr, kinds))}")
+    return kinds[kind]
 
 # %% ../../nbs/13_widgets_schedule.ipynb #f41e4fb8
+def _same(a, b) -> bool:
+    "Whether two argument values (numbers, tuples, lists, arrays or slices) are equal."
+    try: return bool(a == b)
+    except (ValueError, TypeError, RuntimeError): return a is b   # arrays and tensors compare elementwise
+
+def _in_call(arg, value, shown: bool) -> bool:
+    "Whether the call spells out an argument: fastai's knobs when set, ours (and fixed ones) only when not at their default."
+    if shown and not arg.ours and value is not None: return True
+    return not _same(value, arg.default)
+
+def fit_call(kind: str,      # a key of `schedule_kinds()`
+             knobs: dict,    # the knob values; missing ones take their defaults
+            ) -> tuple[str, tuple, dict]:
+    "The `Learner` method name, positional and keyword arguments that train with schedule `kind` and `knobs`."
+    k = get_kind(kind)
+    p, knobs = k.fit_policy, {**k.defaults(), 'lr': None, **knobs}   # an lr of None is the learner's, as in the method
+    values = {**k.fixed, **{a: knobs[knob] for knob, a in k.knob_args().items()}}
+    names = [a.name for a in p.args]
+    n_pos = names.index(p.lr_arg) + 1          # the lengths and the lr, by position
+    kwargs = {n: values[n] for n in names[n_pos:] if n in values and _in_call(p.arg[n], values[n], n not in k.fixed)}
+    return p.method, tuple(values[n] for n in names[:n_pos]), kwargs
+
+
 def format_arg(v) -> str:
     "A Python literal for an argument of a fit call that evaluates back to exactly `v`."
     if isinstance(v, slice):
         return f"slice({v.stop!r})" if v.start is None else f"slice({v.start!r}, {v.stop!r})"
-    if isinstance(v, (list, tuple)): return '[' + ', '.join(format_arg(o) for o in v) + ']'
+    if isinstance(v, tuple): return '(' + ', '.join(format_arg(o) for o in v) + (',)' if len(v) == 1 else ')')
+    if isinstance(v, list): return '[' + ', '.join(format_arg(o) for o in v) + ']'
     if isinstance(v, bool) or v is None: return repr(v)
     if isinstance(v, int): return str(v)
     if isinstance(v, float): return repr(v)
@@ -67,43 +118,29 @@ def format_call(method: str, args: Sequence, kwargs: dict, name: str = 'learn') 
     parts = [format_arg(a) for a in args] + [f"{k}={format_arg(v)}" for k, v in kwargs.items()]
     return f"{name}.{method}({', '.join(parts)})"
 
-# %% ../../nbs/13_widgets_schedule.ipynb #28d00ef9
-def fit_scheds(method: str, args: Sequence, kwargs: dict,
-               group_lrs: Callable[[object], list[float]], # lr argument -> one lr per group (e.g. `learn.group_lrs`)
-              ) -> dict:
-    "The schedules `learn.<method>(*args, **kwargs)` trains with: {'lr': [one per group], 'mom': sched or None}."
-    if method == 'fit_one_cycle':
-        n_epoch, lr = args
-        return one_cycle_scheds(group_lrs(lr), **kwargs)
-    if method == 'fit_flat_cos':
-        n_epoch, lr = args
-        return {**flat_cos_scheds(group_lrs(lr), **kwargs), 'mom': None}
-    if method == 'fit_sgdr':
-        n_cycles, cycle_len, lr = args
-        return {**sgdr_scheds(group_lrs(lr), n_cycles, cycle_len, **kwargs), 'mom': None}
-    raise ValueError(f"no schedule preview for {method!r}: use fit_one_cycle, fit_flat_cos or fit_sgdr")
-
 # %% ../../nbs/13_widgets_schedule.ipynb #38069d25
 @dataclass
 class SchedulePlan:
     "What a fit will do: the learner call, its schedules per group, its length, and its cycle restarts."
-    kind: str                  # one of SCHEDULE_KINDS
+    kind: str                  # a key of `schedule_kinds()`
     knobs: dict                # the knob values it was made from
     steps_per_epoch: int       # training batches per epoch
     group_lrs: list            # the lr of each layer group (lr_max of each group's schedule)
     method: str                # the Learner method to call
     args: tuple                # its positional arguments
     kwargs: dict               # and its keyword arguments
-    scheds: dict               # {'lr': [sched per group], 'mom': sched or None}
-    epochs: list               # epochs of each cycle (one entry for non-SGDR kinds)
-    marks: list                # batch index of each cycle start (SGDR restarts; [] for other kinds)
+    scheds: dict               # {'lr': [sched per group], 'mom': sched} ('mom' only if the optimizer has momentum)
+    epochs: list               # epochs of each cycle
+    marks: list                # batch index of each cycle start when there are several (SGDR restarts), else []
+    summary: str | None = None # the policy's own summary (SGDR's cycles), if it has one
+    mom_note: str = ''         # why no momentum is drawn ('' when it is)
 
     @property
     def n_epoch(self) -> int: return sum(self.epochs)
     @property
     def n_iter(self) -> int: return self.n_epoch * self.steps_per_epoch
     @property
-    def names(self) -> list[str]: return [n for n, s in self.scheds.items() if s is not None]
+    def names(self) -> list[str]: return list(self.scheds)
 
     def group_scheds(self, name: str) -> list:
         "One schedule per layer group for hyper-parameter `name` (a single schedule applies to every group)."
@@ -135,258 +172,159 @@ class SchedulePlan:
 
     def describe(self) -> str:
         "Length of the fit in words: cycles, epochs and iterations."
-        tail = f"{self.n_epoch} epochs, {self.n_iter} iterations ({self.steps_per_epoch} per epoch)"
-        if self.kind == 'sgdr':
-            return f"SGDR: {len(self.epochs)} cycles of {' + '.join(map(str, self.epochs))} epochs = {tail}"
-        return f"{SCHEDULE_KINDS[self.kind]}: {tail}"
+        tail = f"{self.n_iter} iterations ({self.steps_per_epoch} per epoch)"
+        if self.summary: return f"{self.summary}, {tail}"
+        return f"{schedule_kinds()[self.kind].label}: {self.n_epoch} epochs, {tail}"
 
 # %% ../../nbs/13_widgets_schedule.ipynb #38edb0cc
-def _check_int(name, v, lo=1):
-    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-        raise ValueError(f"{name} must be a whole number of at least {lo}, got {v!r}")
+class _NewLearner:
+    "What a plan needs from a learner, for a preview without one: `n_groups` groups, and a new `Learner`'s lr and moms."
+    def __init__(self, n_groups: int):
+        defaults = inspect.signature(Learner).parameters
+        self.n_groups, self.lr, self.moms = n_groups, defaults['lr'].default, defaults['moms'].default
+    def group_lrs(self, lr=None) -> list[float]: return spread_lrs(self.lr if lr is None else lr, self.n_groups)
 
-def _check_positive(name, v):
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 or not math.isfinite(v):
-        raise ValueError(f"{name} must be a positive number, got {v!r}")
+def has_momentum(learn) -> bool:
+    "Whether `learn`'s optimizer has momentum to schedule (`set_hyper` leaves an optimizer without any alone)."
+    if isinstance(learn, _NewLearner): return True          # the default optimizer, AdamW, has
+    if learn.opt is not None: return any(get_mom(pg) for pg in learn.opt.param_groups)
+    try: probe = learn.opt_func([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)   # the optimizer it will make
+    except Exception: return True
+    return any(get_mom(pg) for pg in probe.param_groups)
 
-def plan_schedule(kind: str,                      # one of SCHEDULE_KINDS
-                  knobs: dict | None = None,      # knob values; missing ones come from DEFAULT_KNOBS
+def plan_schedule(kind: str,                      # a key of `schedule_kinds()`
+                  knobs: dict | None = None,      # knob values; missing ones take their defaults
                   steps_per_epoch: int = 100,     # training batches per epoch (`len(learn.dls.train)`)
-                  group_lrs: Callable | int = 1,  # `learn.group_lrs`, or the number of layer groups
+                  learn=1,                        # a Learner, or the number of layer groups to preview without one
                  ) -> SchedulePlan:
     "Check the knobs of schedule `kind` and compute what the fit will do; raises ValueError on a bad knob."
-    _check_kind(kind)
-    k = {**DEFAULT_KNOBS, **(knobs or {})}
-    if not callable(group_lrs):
-        n_groups = group_lrs
-        group_lrs = lambda lr: spread_lrs(lr, n_groups)
-    _check_int('steps_per_epoch', steps_per_epoch)
-    if kind == 'sgdr': epochs = sgdr_epochs(k['n_cycles'], k['cycle_len'], k['cycle_mult'])
-    else:
-        _check_int('n_epoch', k['n_epoch'])
-        epochs = [k['n_epoch']]
-    lrs = group_lrs(k['lr'])
-    if 'div' in KNOBS[kind]: _check_positive('div', k['div'])
-    if 'div_final' in KNOBS[kind]: _check_positive('div_final', k['div_final'])
-    if 'lr_min' in KNOBS[kind]:
-        lr_min = k['lr_min']
-        if isinstance(lr_min, bool) or not isinstance(lr_min, (int, float)) or not 0 <= lr_min < min(lrs):
-            raise ValueError(f"lr_min ({lr_min!r}) must be at least 0 and below the lowest group lr ({fmt_lr(min(lrs))}): "
-                             "lower lr_min, or raise the lr")
-    method, args, kwargs = fit_call(kind, k)
-    scheds = fit_scheds(method, args, kwargs, group_lrs)   # checks pct_start and warmup_pct
-    marks = [e * steps_per_epoch for e in sgdr_restarts(k['n_cycles'], k['cycle_len'], k['cycle_mult'])] if kind == 'sgdr' else []
-    return SchedulePlan(kind, {n: k[n] for n in KNOBS[kind]}, steps_per_epoch, lrs, method, args, kwargs, scheds,
-                        epochs, marks)
+    k = get_kind(kind)
+    learn = _NewLearner(learn) if isinstance(learn, numbers.Integral) else learn
+    knobs = {**k.defaults(), 'lr': learn.lr, **(knobs or {})}
+    check_whole('steps_per_epoch', steps_per_epoch)
+    for knob, arg in k.knob_args().items():         # the lengths, named as their knobs
+        if k.fit_policy.arg[arg].required: check_whole(knob, knobs[knob])
+    method, args, kwargs = fit_call(kind, knobs)
+    p = k.fit_policy
+    bound = p.bind(*args, **kwargs)                  # exactly what the method will be given
+    epochs, scheds = p.plan(bound, learn)            # and what it will train with
+    note = '' if 'mom' in scheds else f"not scheduled by\n{p.method}"
+    if 'mom' in scheds and not has_momentum(learn): scheds, note = {'lr': scheds['lr']}, "the optimizer\nhas no momentum"
+    starts = [sum(epochs[:i]) * steps_per_epoch for i in range(len(epochs))]
+    return SchedulePlan(kind, {n: knobs[n] for n in k.knobs}, steps_per_epoch, learn.group_lrs(bound[p.lr_arg]),
+                        method, args, kwargs, scheds, epochs, starts if len(epochs) > 1 else [],
+                        p.summarize(bound) if not k.fixed else None, note)
 
 # %% ../../nbs/13_widgets_schedule.ipynb #0f38101f
-import html
-import ipywidgets as widgets
-from functools import partial
-from .core import StaticFallback, show_static
-
-def _choices(values, fmt=fmt_tick) -> list[tuple[str, float]]:
-    return [(fmt(v), v) for v in values]
-
 LR_CHOICES = [float(f"{m}e{e}") for e in range(-6, 0) for m in (1, 2, 3, 5)] + [1.]
-LR_MIN_CHOICES = [0.] + [float(f"{m}e{e}") for e in range(-7, -1) for m in (1, 3)]
 SPREAD_CHOICES = [1., 3., 10., 30., 100., 1000.]
-DIV_CHOICES = [1., 2., 5., 10., 25., 50., 100.]
-DIV_FINAL_CHOICES = [10., 100., 1e3, 1e4, 1e5, 1e6, 1e7]
-PCT_CHOICES = [round(i * 0.05, 2) for i in range(21)]
-WARMUP_CHOICES = [0., 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5]
+KNOB_CHOICES = {
+    'n_epoch': range(1, 31), 'n_cycles': range(1, 7), 'cycle_len': range(1, 6), 'cycle_mult': range(1, 5),
+    'lr_max': LR_CHOICES, 'spread': SPREAD_CHOICES,
+    'lr_min': [0.] + [float(f"{m}e{e}") for e in range(-7, -1) for m in (1, 3)],
+    'div': [1., 2., 5., 10., 25., 50., 100.], 'div_final': [10., 100., 1e3, 1e4, 1e5, 1e6, 1e7],
+    'pct_start': [round(i * 0.05, 2) for i in range(21)], 'warmup_pct': [0., 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5],
+    'moms': [None, (0.95, 0.85, 0.95), (0.9, 0.8, 0.9), (0.99, 0.9, 0.99), (0.9, 0.9, 0.9)]}
+
+_LEARNERS = "learner's"   # what a widget holds for a knob left at None (the learner's value): a widget cannot hold None
+
+def _fmt_value(v) -> str:
+    if v is None or v is _LEARNERS: return _LEARNERS
+    if isinstance(v, tuple): return ', '.join(fmt_tick(x) for x in v)
+    return fmt_tick(v) if isinstance(v, numbers.Real) else str(v)
+
+KNOB_FORMATS = {'lr_max': fmt_lr, 'lr_min': fmt_lr, 'div_final': '{:g}'.format, 'pct_start': '{:.2f}'.format,
+                'warmup_pct': '{:g}'.format}
 
 def _tidy(x: float) -> float:
     "`x` rounded to 12 significant digits: 0.003/10 gives 0.0003, not 0.00030000000000000003."
     return float(f"{x:.12g}")
 
-def _is_number(v) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+def _is_number(v) -> bool: return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
 
-def _same(a, b) -> bool:
-    "Whether two lr values (scalar, list, array or slice) are equal."
-    try: return bool(a == b)
-    except (ValueError, TypeError, RuntimeError): return a is b   # arrays and tensors compare elementwise
+def lr_knobs(lr, n_groups: int) -> tuple:
+    "(lr_max, spread) of `lr`, rounded for the sliders (`lr_spread`); (lr or None, 1) for an lr that cannot be spread."
+    try: lr_max, spread = lr_spread(lr, n_groups)
+    except (ValueError, TypeError): return (lr if _is_number(lr) else None), 1.
+    return lr_max, _tidy(spread)
+
+def lr_from_knobs(lr_max, spread, n_groups: int):
+    "The lr argument for the `lr_max` and `spread` knobs (`lr_from_spread`, its lower end rounded as the sliders are)."
+    if not (_is_number(lr_max) and _is_number(spread) and spread > 0): return lr_max
+    lr = lr_from_spread(lr_max, spread, n_groups)
+    return slice(_tidy(lr.start), lr.stop) if isinstance(lr, slice) else lr
+
+def knob_choices(name: str, default=None) -> range | list:
+    "The values a knob's widget offers: `KNOB_CHOICES[name]`, or for a knob it does not list, a few around its default."
+    if name in KNOB_CHOICES: return KNOB_CHOICES[name]
+    if isinstance(default, bool): return [False, True]
+    if isinstance(default, numbers.Integral): return range(min(int(default), 0), max(2 * int(default), 4) + 1)
+    if _is_number(default) and default > 0: return [_tidy(default * m) for m in (0.1, 0.3, 0.5, 1, 2, 3, 10)]
+    if _is_number(default): return [0., 1e-3, 1e-2, 0.1, 1.]
+    return [default]
 
 # %% ../../nbs/13_widgets_schedule.ipynb #f256ba32
-_INT_KNOBS = {'n_epoch': (1, 30), 'n_cycles': (1, 6), 'cycle_len': (1, 5), 'cycle_mult': (1, 4)}
-_FLOAT_KNOBS = {'lr_max': (LR_CHOICES, fmt_lr), 'spread': (SPREAD_CHOICES, fmt_tick), 'lr_min': (LR_MIN_CHOICES, fmt_lr),
-                'div': (DIV_CHOICES, fmt_tick), 'div_final': (DIV_FINAL_CHOICES, '{:g}'.format),
-                'pct_start': (PCT_CHOICES, '{:.2f}'.format), 'warmup_pct': (WARMUP_CHOICES, '{:g}'.format)}
+def knob_widget(name: str, choices: range | list, fmt: Callable = _fmt_value, tooltip: str = '') -> widgets.Widget:
+    "A widget for knob `name`: an IntSlider over a range, a SelectionSlider over numbers, else a Dropdown."
+    kw = dict(description=name, description_tooltip=tooltip or None, style={'description_width': '82px'},
+              layout=widgets.Layout(width='265px'))
+    if isinstance(choices, range):
+        return widgets.IntSlider(value=choices.start, min=choices.start, max=choices.stop - 1, continuous_update=True, **kw)
+    options = [(fmt(v), _LEARNERS if v is None else v) for v in choices]
+    if all(_is_number(v) for v in choices): return widgets.SelectionSlider(options=options, continuous_update=True, **kw)
+    return widgets.Dropdown(options=options, **kw)
 
-def _select(slider: widgets.SelectionSlider, value: float, fmt: Callable) -> None:
-    "Set a SelectionSlider of numbers to `value`, adding it to the choices (in order) if it isn't one."
-    values = [v for _, v in slider.options]
-    if value not in values:
-        slider.options = [(fmt(v), v) for v in sorted(values + [value])]
-    slider.value = value
+def show_knob(w: widgets.Widget, value, choices: range | list, fmt: Callable = _fmt_value) -> None:
+    "Make knob widget `w` show `value`: one of `choices`, or a value set in code, added to them (the only one added)."
+    if isinstance(w, widgets.IntSlider):
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= w.min:
+            w.max = max(choices.stop - 1, value)
+            w.value = value
+        return
+    if isinstance(w, widgets.SelectionSlider) and not _is_number(value): return     # the message says what is wrong
+    value, values = (_LEARNERS if value is None else value), [_LEARNERS if v is None else v for v in choices]
+    if not any(_same(value, v) for v in values):
+        values = sorted(values + [value]) if isinstance(w, widgets.SelectionSlider) else values + [value]
+    if [v for _, v in w.options] != values: w.options = [(fmt(v), v) for v in values]
+    w.value = next(v for v in values if _same(value, v))
 
-class ScheduleExplorer(StaticFallback):
-    "Preview a fit's lr (and momentum) per layer group and batch as you turn its knobs; show and run the exact call."
-    def __init__(self, learn=None,                       # a Learner: batches per epoch, layer groups and lr come from it
-                 steps_per_epoch: int | None = None,     # batches per epoch without a learner (default 100)
-                 kind: str = 'one_cycle',                # the schedule to start with: one of SCHEDULE_KINDS
-                 n_groups: int = 1,                      # layer groups to preview without a learner
-                 **knobs):                               # starting knob values, e.g. n_cycles=3, lr_max=1e-2
-        self.learn = learn
-        if learn is not None:
-            n = len(learn.dls.train)
-            if steps_per_epoch is not None and steps_per_epoch != n:
-                raise ValueError(f"steps_per_epoch={steps_per_epoch} but the learner has {n} training batches per epoch: "
-                                 "leave steps_per_epoch out when you pass a learner")
-            steps_per_epoch, n_groups = n, learn.n_groups
-        self.n_groups = n_groups
-        self.state = {'kind': kind, **DEFAULT_KNOBS, 'steps_per_epoch': 100 if steps_per_epoch is None else steps_per_epoch}
-        if learn is not None: self.state['lr'] = learn.lr
-        self._learner_lr = self.state['lr']   # the learner's lr we last read: followed until a knob changes it
-        self.state['pct_start'] = DEFAULT_PCT_START.get(kind, self.state['pct_start'])
-        self.recorded, self.error, self.last_update_ms = None, None, None
-        self._syncing = False
-        self._build_widgets()
-        self._build_plot()
-        self.set(**knobs)
+# %% ../../nbs/13_widgets_schedule.ipynb #b1d0e004
+def mom_limits(moms: Sequence[float]) -> tuple[float, float]:
+    "The momentum axis: at least 0.8 to 1, widened in steps of 0.05 to hold `moms`."
+    if not moms: return 0.8, 1.0
+    return (min(0.8, round(math.floor((min(moms) - 0.02) / 0.05) * 0.05, 2)),
+            max(1.0, round(math.ceil((max(moms) + 0.02) / 0.05) * 0.05, 2)))
 
-    # ---- state --------------------------------------------------------------------------------------------
-    def _group_lrs(self, lr) -> list[float]:
-        return self.learn.group_lrs(lr) if self.learn is not None else spread_lrs(lr, self.n_groups)
+def _every(ys: Sequence[float], max_points: int = 500) -> tuple[list[int], list[float]]:
+    "The batches worth drawing of a recording, and its values there."
+    it = preview_iters(len(ys), max_points=max_points)
+    return it, [ys[j] for j in it]
 
-    def _lr_parts(self) -> tuple:
-        "(lr_max, spread) of the current lr: the last group's lr, and how many times smaller the first group's is."
-        lr = self.state['lr']
-        if isinstance(lr, slice) and _is_number(lr.start) and _is_number(lr.stop) and lr.start > 0:
-            return lr.stop, _tidy(lr.stop / lr.start)
-        try: lrs = self._group_lrs(lr)
-        except (ValueError, TypeError): return (lr if _is_number(lr) else None), 1.
-        return max(lrs), _tidy(max(lrs) / min(lrs))
-
-    def _make_lr(self, lr_max, spread):
-        if self.n_groups == 1 or spread == 1 or not (_is_number(lr_max) and _is_number(spread) and spread > 0): return lr_max
-        return slice(_tidy(lr_max / spread), lr_max)
-
-    def set(self, **changes) -> ScheduleExplorer:
-        "Change the schedule `kind` and knobs (`n_epoch`, `lr`, `lr_max`, `spread`, `cycle_mult`, ...), then redraw."
-        known = set(self.state) | {'lr_max', 'spread'}
-        for k in changes:
-            if k not in known: raise TypeError(f"unknown knob {k!r}: the knobs are {', '.join(sorted(known))}")
-        if self.learn is not None and changes.get('steps_per_epoch', self.state['steps_per_epoch']) != self.state['steps_per_epoch']:
-            raise ValueError(f"steps_per_epoch comes from the learner ({self.state['steps_per_epoch']} batches per epoch) "
-                             "and cannot be changed here")
-        new_kind = changes.get('kind', self.state['kind'])
-        if new_kind != self.state['kind'] and 'pct_start' not in changes and new_kind in DEFAULT_PCT_START \
-           and self.state['pct_start'] in DEFAULT_PCT_START.values():
-            changes['pct_start'] = DEFAULT_PCT_START[new_kind]   # each policy's own default, unless you changed it
-        if 'lr_max' in changes or 'spread' in changes:
-            lr_max, spread = self._lr_parts()
-            changes['lr'] = self._make_lr(changes.pop('lr_max', lr_max), changes.pop('spread', spread))
-        self.state.update(changes)
-        self._sync_widgets()
-        self._redraw()
-        return self
-
-    def plan(self) -> SchedulePlan:
-        "The plan for the current state (raises ValueError, with what to change, for a bad knob)."
-        s = self.state
-        return plan_schedule(s['kind'], {k: s[k] for k in DEFAULT_KNOBS}, s['steps_per_epoch'], self._group_lrs)
-
-    def values(self) -> dict[str, list[list[float]]]:
-        "{name: [per-batch values of each group]} the fit will apply: `plan().values()`."
-        return self.plan().values()
-
-    def call_code(self, name: str = 'learn') -> str:
-        "The exact call that trains with the previewed schedule, e.g. 'learn.fit_sgdr(3, 1, 0.01, cycle_mult=2, lr_min=0.0)'."
-        return self.plan().call_code(name)
-
-    # ---- widgets ------------------------------------------------------------------------------------------
-    def _build_widgets(self) -> None:
-        style, s = {'description_width': '82px'}, self.state
-        box = lambda: widgets.Layout(width='265px')
-        self.kind = widgets.ToggleButtons(options=[(v, k) for k, v in SCHEDULE_KINDS.items()],
-                                          value=s['kind'] if s['kind'] in SCHEDULE_KINDS else 'one_cycle')
-        self.kind.add_class('fc-schedule-kind')
-        self.knob_widgets = {'kind': self.kind}
-        for name, (lo, hi) in _INT_KNOBS.items():
-            w = widgets.IntSlider(value=lo, min=lo, max=hi, description=name, style=style, layout=box(),
-                                  continuous_update=True)
-            setattr(self, name, w); self.knob_widgets[name] = w
-        for name, (choices, fmt) in _FLOAT_KNOBS.items():
-            w = widgets.SelectionSlider(options=_choices(choices, fmt), description=name, style=style, layout=box(),
-                                        continuous_update=True)
-            setattr(self, name, w); self.knob_widgets[name] = w
-        self.steps_per_epoch = widgets.BoundedIntText(value=s['steps_per_epoch'] if _is_number(s['steps_per_epoch']) else 1,
-                                                      min=1, max=10**7, description='steps/epoch', style=style,
-                                                      layout=box(), disabled=self.learn is not None)
-        self.knob_widgets['steps_per_epoch'] = self.steps_per_epoch
-        for name, w in self.knob_widgets.items():
-            w.add_class(f"fc-knob-{name.replace('_', '-')}")
-            w.observe(partial(self._on_widget, name), names='value')
-        self.cycle_mult.add_class('fc-sgdr-cycle-mult')
-        self.readout, self.code, self.message = widgets.HTML(), widgets.HTML(), widgets.HTML()
-        for w, c in ((self.readout, 'fc-schedule-readout'), (self.code, 'fc-schedule-code'), (self.message, 'fc-schedule-message')):
-            w.add_class(c)
-        self.run_button = widgets.Button(description='run', button_style='primary', disabled=self.learn is None,
-                                         tooltip='train the learner with this schedule')
-        self.run_button.add_class('fc-schedule-run')
-        self.run_button.on_click(self._on_run)
-        self.out = widgets.Output()
-        k = self.knob_widgets
-        rows = [[k['n_epoch'], k['n_cycles'], k['cycle_len'], k['cycle_mult']],
-                [k['lr_max'], k['spread'], k['lr_min'], k['steps_per_epoch']],
-                [k['div'], k['div_final'], k['pct_start'], k['warmup_pct']]]
-        self.controls = widgets.VBox([self.kind] + [widgets.HBox(r) for r in rows])
-
-    def _on_widget(self, name, change) -> None:
-        if not self._syncing: self.set(**{name: change['new']})
-
-    def _sync_widgets(self) -> None:
-        "Make the widgets show the state (without their change events calling `set` back)."
-        s, self._syncing = self.state, True
-        try:
-            if s['kind'] in SCHEDULE_KINDS: self.kind.value = s['kind']
-            for name in _INT_KNOBS:
-                w, v = self.knob_widgets[name], s[name]
-                if isinstance(v, int) and not isinstance(v, bool) and v >= w.min:
-                    if v > w.max: w.max = v
-                    w.value = v
-            lr_max, spread = self._lr_parts()
-            for name, (_, fmt) in _FLOAT_KNOBS.items():
-                v = {'lr_max': lr_max, 'spread': spread}.get(name, s.get(name))
-                if _is_number(v): _select(self.knob_widgets[name], v, fmt)
-            if _is_number(s['steps_per_epoch']) and s['steps_per_epoch'] >= 1: self.steps_per_epoch.value = s['steps_per_epoch']
-            knobs = KNOBS.get(s['kind'])
-            if knobs is not None:
-                for name, w in self.knob_widgets.items():
-                    shown = (name in knobs or name in ('kind', 'steps_per_epoch')
-                             or (name in ('lr_max', 'spread') and 'lr' in knobs))
-                    if name == 'spread': shown = shown and self.n_groups > 1
-                    w.layout.display = None if shown else 'none'
-        finally: self._syncing = False
-
-    # ---- the plot ------------------------------------------------------------------------------------------
-    def _build_plot(self) -> None:
+class SchedulePlot:
+    "The explorer's figure: the lr of each group per batch, the momentum, dotted recordings and dashed restarts."
+    def __init__(self, n_groups: int):
         self.live = LivePlot(figsize=(9, 2.6), dpi=80)
-        self.plot, self.figure = self.live.image, self.live.fig
-        self.plot.layout.width, self.plot.layout.max_width = f'{self.live.view.size[0]}px', '100%'   # no stretching
+        self.image, self.figure = self.live.image, self.live.fig
+        self.image.layout.width, self.image.layout.max_width = f'{self.live.view.size[0]}px', '100%'   # no stretching
         ax_lr, ax_mom = self.figure.subplots(1, 2, gridspec_kw={'width_ratios': [5, 2]})
         self.figure.subplots_adjust(left=0.075, right=0.985, bottom=0.13, top=0.84, wspace=0.26)
         ax_lr.set_title('learning rate, per batch', fontsize=9, loc='left')
         ax_mom.set_title('momentum', fontsize=9, loc='left')
         self.lr_axes = self.live.add(ax_lr, n_xticks=5, n_yticks=4, fmt_y=fmt_lr)
         self.mom_axes = self.live.add(ax_mom, n_xticks=0, n_yticks=4, fmt_y='{:.2f}'.format)  # same batches as the lr
-        g = self.n_groups
-        self.lr_lines = [self.live.line(self.lr_axes, color=f'C{i}', lw=1.6, label=f'group {i}' if g > 1 else 'scheduled')
-                         for i in range(g)]
-        self.mom_line = self.live.line(self.mom_axes, color='C0', lw=1.6)
-        self.recorded_lr_lines = [self.live.line(self.lr_axes, color='k', ls=':', lw=1.5, label='recorded')
-                                  for _ in range(g)]
-        self.recorded_mom_line = self.live.line(self.mom_axes, color='k', ls=':', lw=1.5)
-        self.mark_lines = []
-        self.widget = widgets.VBox([self.controls, self.plot, self.readout, self.code,
-                                    widgets.HBox([self.run_button, self.message]), self.out])
-        self.widget.add_class('fc-schedule-explorer')
-        self._legend()
+        line = partial(self.live.line, lw=1.6)
+        self.lr_lines = [line(self.lr_axes, color=f'C{i}', label=f'group {i}' if n_groups > 1 else 'scheduled')
+                         for i in range(n_groups)]
+        self.mom_line = line(self.mom_axes, color='C0')
+        dotted = partial(self.live.line, color='k', ls=':', lw=1.5)
+        self.recorded_lr_lines = [dotted(self.lr_axes, label='recorded') for _ in range(n_groups)]
+        self.recorded_mom_line = dotted(self.mom_axes)
+        self.mark_lines, self.n_groups = [], n_groups
+        self.legend(False)
 
-    def _legend(self) -> None:
+    def legend(self, recorded: bool) -> None:
         "The legend is part of the frame, drawn once: redo it (and the frame) when the recorded lines come or go."
-        handles = (self.lr_lines if self.n_groups > 1 else []) + (self.recorded_lr_lines[:1] if self.recorded else [])
+        handles = (self.lr_lines if self.n_groups > 1 else []) + (self.recorded_lr_lines[:1] if recorded else [])
         if handles:
             self.lr_axes.ax.legend(handles=handles, loc='lower right', bbox_to_anchor=(1., 1.), ncol=len(handles),
                                    fontsize=7.5, frameon=False, borderaxespad=0.2)
@@ -394,54 +332,104 @@ class ScheduleExplorer(StaticFallback):
         self.live.invalidate()
 
     def _set_marks(self, marks: Sequence[int]) -> None:
+        "A dashed line at each restart (lines are kept, and hidden when there are fewer restarts)."
         while len(self.mark_lines) < len(marks):
             self.mark_lines.append(self.live.vline(self.lr_axes, color='0.45', lw=0.9, ls='--'))
         for i, line in enumerate(self.mark_lines):
             line.set_data(*(([marks[i]] * 2, [0, 1]) if i < len(marks) else ([], [])))
 
-    def _redraw(self) -> None:
-        "Recompute the plan from the state and redraw the lines, limits and readouts (or show what is wrong)."
-        start = time.perf_counter()
-        try: plan = self.plan()
-        except (ValueError, TypeError) as e:
-            self.error = str(e)
-            self.message.value = f'<span class="fc-error" style="color:#b00020">{html.escape(self.error, quote=False)}</span>'
-            self.code.value = ''
-            self.run_button.disabled = True
-            return
-        self.error, self.message.value = None, ''
-        iters, vals = plan.preview(max_points=500)   # about one point per pixel
+    def draw(self, plan: SchedulePlan,                # what training will apply
+             recorded: dict | None = None,            # what it applied: {'lr': [values of each group], 'mom': values}
+             max_points: int = 500) -> None:          # about one point per pixel
+        "Draw `plan`, and a recording over it: lines, restarts and limits; then show the new image."
+        iters, vals = plan.preview(max_points)
         for line, v in zip(self.lr_lines, vals['lr']): line.set_data(iters, v)
-        has_mom = 'mom' in vals
-        self.mom_line.set_data(*((iters, vals['mom'][0]) if has_mom else ([], [])))
-        self.mom_axes.note.set_text('' if has_mom else f"not scheduled by\n{plan.method}")
+        moms = vals['mom'][0] if 'mom' in vals else []
+        self.mom_line.set_data(iters if moms else [], moms)
+        self.mom_axes.note.set_text(plan.mom_note)
         self._set_marks(plan.marks)
-        x_end, lr_top, moms = plan.n_iter, max(max(v) for v in vals['lr']), list(vals['mom'][0]) if has_mom else []
-        rec = self.recorded or {}
-        for i, line in enumerate(self.recorded_lr_lines):
-            ys = rec['lr'][i] if i < len(rec.get('lr', [])) else []
-            it = preview_iters(len(ys), max_points=500)
-            line.set_data(it, [ys[j] for j in it])
-            if ys: x_end, lr_top = max(x_end, len(ys)), max(lr_top, max(ys))
-        rec_mom = rec.get('mom') or []
-        it = preview_iters(len(rec_mom), max_points=500)
-        self.recorded_mom_line.set_data(it, [rec_mom[j] for j in it])
-        moms += rec_mom
-        mom_lo = min([0.8] + [round(math.floor((m - 0.02) / 0.05) * 0.05, 2) for m in (min(moms),)] if moms else [0.8])
-        mom_hi = max([1.0] + [round(math.ceil((m + 0.02) / 0.05) * 0.05, 2) for m in (max(moms),)] if moms else [1.0])
-        self.lr_axes.set_limits(0, max(x_end, 1), 0, lr_top * 1.06)
-        self.mom_axes.set_limits(0, max(x_end, 1), mom_lo, mom_hi)
+        rec = recorded or {}
+        rec_lrs = [rec['lr'][i] if i < len(rec.get('lr', [])) else [] for i in range(len(self.recorded_lr_lines))]
+        for line, ys in zip(self.recorded_lr_lines, rec_lrs): line.set_data(*_every(ys, max_points))
+        self.recorded_mom_line.set_data(*_every(rec.get('mom') or [], max_points))
+        x_end = max([plan.n_iter, 1] + [len(ys) for ys in rec_lrs])
+        lr_top = max(max(v) for v in vals['lr'] + [ys for ys in rec_lrs if ys])
+        self.lr_axes.set_limits(0, x_end, 0, lr_top * 1.06)
+        self.mom_axes.set_limits(0, x_end, *mom_limits(list(moms) + list(rec.get('mom') or [])))
         self.live.update()
-        lrs = ', '.join(fmt_lr(v) for v in plan.group_lrs)
-        rec_note = (f"<br>dotted: what the learner's Recorder recorded in its last fit ({len(rec['lr'][0])} batches)"
-                    if rec.get('lr') else '')
-        self.readout.value = (f"<b>{html.escape(plan.describe(), quote=False)}</b><br>"
-                              f"{'lr per group' if len(plan.group_lrs) > 1 else 'lr'}: {lrs}{rec_note}")
-        self.code.value = f"<code>{html.escape(plan.call_code(), quote=False)}</code>"
-        self.run_button.disabled = self.learn is None
-        self.last_update_ms = (time.perf_counter() - start) * 1000
 
-    # ---- the learner ---------------------------------------------------------------------------------------
+
+def _lrs_text(plan: SchedulePlan) -> str:
+    return f"{'lr per group' if len(plan.group_lrs) > 1 else 'lr'}: {', '.join(fmt_lr(v) for v in plan.group_lrs)}"
+
+def readout_html(plan: SchedulePlan, recorded: dict | None = None) -> str:
+    "The lines under the plot: the fit's length in words, the lr of each group, and what the dotted lines are."
+    rec = (f"<br>dotted: what the learner's Recorder recorded in its last fit ({len(recorded['lr'][0])} batches)"
+           if recorded else '')
+    return f"<b>{html.escape(plan.describe(), quote=False)}</b><br>{_lrs_text(plan)}{rec}"
+
+# %% ../../nbs/13_widgets_schedule.ipynb #b1d0e007
+def _spec_order(name: str, choices) -> int:
+    return 0 if isinstance(choices, range) else 1 if name in ('lr_max', 'spread') else 2
+
+class KnobPanel:
+    "The kind buttons and a widget for every knob of every kind; shows a state (the current kind's knobs only) and reports changes."
+    def __init__(self, kinds: dict[str, ScheduleKind],   # the kinds to offer
+                 on_change: Callable,                    # called with (name, value) when the browser changes a widget
+                 steps_fixed: bool = False):             # batches per epoch come from a learner: no input for them
+        self.kinds, self.on_change, self._syncing = kinds, on_change, False
+        self.kind = widgets.ToggleButtons(options=[(k.label, name) for name, k in kinds.items()])
+        self.kind.add_class('fc-schedule-kind')
+        self.specs = self.knob_specs(kinds)
+        self.widgets = {name: knob_widget(name, choices, fmt, doc) for name, (choices, fmt, doc) in self.specs.items()}
+        self.widgets['steps_per_epoch'] = widgets.BoundedIntText(
+            value=100, min=1, max=10**7, description='steps/epoch', disabled=steps_fixed,
+            style={'description_width': '82px'}, layout=widgets.Layout(width='265px'))
+        for name, w in {'kind': self.kind, **self.widgets}.items():
+            w.add_class(f"fc-knob-{name.replace('_', '-')}")
+            w.observe(partial(self._changed, name), names='value')
+        if 'cycle_mult' in self.widgets: self.widgets['cycle_mult'].add_class('fc-sgdr-cycle-mult')
+        self.box = widgets.VBox([self.kind, widgets.Box(list(self.widgets.values()),
+                                                        layout=widgets.Layout(display='flex', flex_flow='row wrap'))])
+
+    @staticmethod
+    def knob_specs(kinds: dict[str, ScheduleKind]) -> dict[str, tuple]:
+        "{knob: (choices, format, doc)} for the knobs of all `kinds`: lengths first, then the lr as `lr_max` and `spread`."
+        specs = {}
+        for k in kinds.values():
+            p = k.fit_policy
+            for knob, arg in k.knob_args().items():
+                if knob == 'lr':
+                    specs['lr_max'] = (knob_choices('lr_max'), KNOB_FORMATS['lr_max'], "the last layer group's lr")
+                    specs['spread'] = (knob_choices('spread'), fmt_tick, "how many times smaller the first group's lr is")
+                elif knob not in specs:
+                    specs[knob] = (knob_choices(knob, p.defaults.get(arg)), KNOB_FORMATS.get(knob, _fmt_value), p.arg[arg].doc)
+        return dict(sorted(specs.items(), key=lambda kv: _spec_order(kv[0], kv[1][0])))
+
+    def _changed(self, name, change) -> None:
+        if not self._syncing: self.on_change(name, None if change['new'] is _LEARNERS else change['new'])
+
+    def show(self, state: dict,                  # the explorer's state
+             lr_knobs: tuple,                    # (lr_max, spread) of its lr
+             n_groups: int) -> None:             # layer groups: `spread` is shown only for several
+        "Make the widgets show `state` (their change events do not report back), and only the knobs of its kind."
+        self._syncing = True
+        try:
+            kind = self.kinds.get(state['kind'])
+            if kind is not None: self.kind.value = state['kind']
+            values = {**state, 'lr_max': lr_knobs[0], 'spread': lr_knobs[1]}
+            for name, (choices, fmt, _) in self.specs.items(): show_knob(self.widgets[name], values[name], choices, fmt)
+            if isinstance(state['steps_per_epoch'], int) and state['steps_per_epoch'] >= 1:
+                self.widgets['steps_per_epoch'].value = state['steps_per_epoch']
+            if kind is None: return
+            shown = set(kind.knobs) | {'steps_per_epoch'} | ({'lr_max'} | ({'spread'} if n_groups > 1 else set())
+                                                             if 'lr' in kind.knobs else set())
+            for name, w in self.widgets.items(): w.layout.display = None if name in shown else 'none'
+        finally: self._syncing = False
+
+# %% ../../nbs/13_widgets_schedule.ipynb #b1d0e009
+class _RunsFit:
+    "The learner side of `ScheduleExplorer`: run the previewed fit, overlay what the Recorder recorded, follow `learn.lr`."
     def _need_learner(self, what):
         if self.learn is None:
             raise ValueError(f"{what} needs a learner: create the explorer with ScheduleExplorer(learn)")
@@ -455,55 +443,168 @@ class ScheduleExplorer(StaticFallback):
         self.overlay_recorded()
 
     def _on_run(self, button) -> None:
-        self.run_button.disabled = True
-        self.message.value = 'training...'
-        error = None
+        self.run_button.disabled, self.message.value, error = True, 'training...', None
         with self.out:              # fit's printed output goes here (an Output swallows exceptions: catch them inside)
             try: self.run()
             except Exception as e: error = e   # a button has nowhere to raise to: say what happened
-        if error is None: self.message.value = 'done: the dotted lines are what training applied'
-        else:
-            text = html.escape(f"{type(error).__name__}: {error}", quote=False)
-            self.message.value = f'<span class="fc-error" style="color:#b00020">{text}</span>'
+        self.message.value = ('done: the dotted lines are what training applied' if error is None else
+                              _error_html(f"{type(error).__name__}: {error}"))
         self.run_button.disabled = self.learn is None or self.error is not None
 
-    def overlay_recorded(self) -> ScheduleExplorer:
+    def overlay_recorded(self):
         "Draw the lr (and momentum) the learner's Recorder recorded in its last fit, dotted, over the preview."
         self._need_learner('overlay_recorded')
-        try: lrs, moms = self.learn.recorder.group_hps['lr'], self.learn.recorder.group_hps['mom']
-        except AttributeError: lrs, moms = [], []      # no fit yet
-        moms = moms[0] if moms and all(m is not None for m in moms[0]) else []
-        self.recorded = {'lr': lrs, 'mom': moms} if lrs else None
-        self._legend()
-        self._redraw()
-        return self
+        hps = self.learn.recorder.group_hps if self.learn.recorder is not None else {}
+        lrs, moms = hps.get('lr', []), hps.get('mom', [])
+        moms = moms[0] if moms and moms[0] and all(m is not None for m in moms[0]) else []
+        return self._set_recorded({'lr': lrs, 'mom': moms} if lrs and lrs[0] else None)
 
-    def clear_recorded(self) -> ScheduleExplorer:
+    def clear_recorded(self):
         "Remove the dotted recorded lines."
-        self.recorded = None
-        self._legend()
+        return self._set_recorded(None)
+
+    def _set_recorded(self, recorded):
+        self.recorded = recorded
+        self.view.legend(recorded is not None)
         self._redraw()
         return self
 
     def _follow_learner_lr(self) -> None:
         "Take up a new `learn.lr` (set in code or by the LR picker) unless the lr knobs were changed here."
-        if self.learn is None or _same(self.learn.lr, self._learner_lr): return
+        if _same(self.learn.lr, self._learner_lr): return
         if _same(self.state['lr'], self._learner_lr): self.state['lr'] = self.learn.lr
         self._learner_lr = self.learn.lr
 
-    def refresh(self) -> ScheduleExplorer:
+    def refresh(self):
         "Re-read the learner (batches per epoch, lr if untouched, what it recorded) and redraw."
-        if self.learn is not None:
-            self._follow_learner_lr(); self._sync_widgets()
-            self.state['steps_per_epoch'] = len(self.learn.dls.train)
-            return self.overlay_recorded()
-        self._redraw()
+        if self.learn is None:
+            self._redraw()
+            return self
+        self._follow_learner_lr()
+        self.state['steps_per_epoch'] = len(self.learn.dls.train)
+        self.panel.show(self.state, lr_knobs(self.state['lr'], self.n_groups), self.n_groups)
+        return self.overlay_recorded()           # and redraws
+
+def _error_html(text: str) -> str:
+    return f'<span class="fc-error" style="color:#b00020">{html.escape(text, quote=False)}</span>'
+
+# %% ../../nbs/13_widgets_schedule.ipynb #b1d0e010
+class ScheduleExplorer(_RunsFit, StaticFallback):
+    "Preview a fit's lr (and momentum) per layer group and batch as you turn its knobs; show and run the exact call."
+    def __init__(self, learn=None,                       # a Learner: batches per epoch, layer groups and lr come from it
+                 steps_per_epoch: int | None = None,     # batches per epoch without a learner (default 100)
+                 kind: str = 'one_cycle',                # the schedule to start with: a key of `schedule_kinds()`
+                 n_groups: int = 1,                      # layer groups to preview without a learner
+                 **knobs):                               # starting knob values, e.g. n_cycles=3, lr_max=1e-2
+        if learn is not None:
+            n = len(learn.dls.train)
+            if steps_per_epoch is not None and steps_per_epoch != n:
+                raise ValueError(f"steps_per_epoch={steps_per_epoch} but the learner has {n} training batches per epoch: "
+                                 "leave steps_per_epoch out when you pass a learner")
+            steps_per_epoch, n_groups = n, learn.n_groups
+        self.learn, self.n_groups, self.kinds = learn, n_groups, schedule_kinds()
+        self.state = {'kind': kind, **start_knobs(self.kinds, kind), 'lr': (learn if learn is not None else _NewLearner(n_groups)).lr,
+                      'steps_per_epoch': 100 if steps_per_epoch is None else steps_per_epoch}
+        self.changed = set()                  # knobs set here: they keep their value when the kind changes
+        self._learner_lr = self.state['lr']   # the learner's lr we last read: followed until a knob changes it
+        self.recorded, self.error, self.last_update_ms = None, None, None
+        self._build_widget()
+        self.set(**knobs)
+
+    def _build_widget(self) -> None:
+        "The knob panel, the plot, the readouts and the run button, in one box."
+        self.panel = KnobPanel(self.kinds, lambda name, value: self.set(**{name: value}), steps_fixed=self.learn is not None)
+        self.kind = self.panel.kind
+        for name, w in self.panel.widgets.items():         # each knob's widget is an attribute: explorer.cycle_mult
+            if hasattr(self, name): raise ValueError(f"a knob named {name!r} would hide ScheduleExplorer.{name}")
+            setattr(self, name, w)
+        self.view = SchedulePlot(self.n_groups)
+        self.plot = self.view.image
+        self.readout, self.code, self.message = widgets.HTML(), widgets.HTML(), widgets.HTML()
+        for w, c in ((self.readout, 'readout'), (self.code, 'code'), (self.message, 'message')): w.add_class(f'fc-schedule-{c}')
+        self.run_button = widgets.Button(description='run', button_style='primary', disabled=self.learn is None,
+                                         tooltip='train the learner with this schedule')
+        self.run_button.add_class('fc-schedule-run')
+        self.run_button.on_click(self._on_run)
+        self.out = widgets.Output()
+        self.widget = widgets.VBox([self.panel.box, self.plot, self.readout, self.code,
+                                    widgets.HBox([self.run_button, self.message]), self.out])
+        self.widget.add_class('fc-schedule-explorer')
+
+    def set(self, **changes):
+        "Change the schedule `kind` and knobs (`n_epoch`, `lr`, `lr_max`, `spread`, `cycle_mult`, ...), then redraw."
+        known = set(self.state) | {'lr_max', 'spread'}
+        for k in changes:
+            if k not in known: raise TypeError(f"unknown knob {k!r}: the knobs are {', '.join(sorted(known))}")
+        if self.learn is not None and changes.get('steps_per_epoch', self.state['steps_per_epoch']) != self.state['steps_per_epoch']:
+            raise ValueError(f"steps_per_epoch comes from the learner ({self.state['steps_per_epoch']} batches per epoch) "
+                             "and cannot be changed here")
+        if 'lr_max' in changes or 'spread' in changes:
+            lr_max, spread = lr_knobs(self.state['lr'], self.n_groups)
+            changes['lr'] = lr_from_knobs(changes.pop('lr_max', lr_max), changes.pop('spread', spread), self.n_groups)
+        self.changed |= set(changes) - {'kind', 'steps_per_epoch'}
+        new_kind = self.kinds.get(changes.get('kind'))
+        if new_kind is not None and changes['kind'] != self.state['kind']:   # knobs left alone take the new policy's defaults
+            changes = {**{k: v for k, v in new_kind.defaults().items() if k not in self.changed}, **changes}
+        self.state.update(changes)
+        self._show_state()
         return self
+
+    def _show_state(self) -> None:
+        self.panel.show(self.state, lr_knobs(self.state['lr'], self.n_groups), self.n_groups)
+        self._redraw()
+
+    def plan(self) -> SchedulePlan:
+        "The plan for the current state (raises ValueError, with what to change, for a bad knob)."
+        s = self.state
+        knobs = {k: s[k] for k in self.kinds[s['kind']].knobs} if s['kind'] in self.kinds else {}
+        return plan_schedule(s['kind'], knobs, s['steps_per_epoch'], self.learn if self.learn is not None else self.n_groups)
+
+    def values(self) -> dict[str, list[list[float]]]:
+        "{name: [per-batch values of each group]} the fit will apply: `plan().values()`."
+        return self.plan().values()
+
+    def call_code(self, name: str = 'learn') -> str:
+        "The exact call that trains with the previewed schedule, e.g. 'learn.fit_sgdr(3, 1, 0.01, cycle_mult=2)'."
+        return self.plan().call_code(name)
+
+    def _redraw(self) -> None:
+        "Recompute the plan from the state and redraw it with the readouts (or show what is wrong, keeping the last plot)."
+        start = time.perf_counter()
+        try: plan = self.plan()
+        except (ValueError, TypeError) as e:
+            self.error, self.message.value, self.code.value, self.run_button.disabled = str(e), _error_html(str(e)), '', True
+            return
+        self.error, self.message.value = None, ''
+        self.view.draw(plan, self.recorded)
+        self.readout.value = readout_html(plan, self.recorded)
+        self.code.value = f"<code>{html.escape(plan.call_code(), quote=False)}</code>"
+        self.run_button.disabled = self.learn is None
+        self.last_update_ms = (time.perf_counter() - start) * 1000
 
     def show(self) -> None:
         "The static form, outside a notebook: the plot and the plan in words."
         try:
             p = self.plan()
-            text = f"{p.describe()}\nlr per group: {', '.join(fmt_lr(v) for v in p.group_lrs)}\n{p.call_code()}"
+            text = f"{p.describe()}\n{_lrs_text(p)}\n{p.call_code()}"
         except (ValueError, TypeError) as e: text = f"cannot preview this schedule: {e}"
-        show_static(self.live.view.png, text)
+        show_static(self.view.live.view.png, text)
+
+# %% ../../nbs/13_widgets_schedule.ipynb #b1d0e016
+SCHEDULE_KINDS = {name: k.label for name, k in schedule_kinds().items()}       # {kind: label}
+KNOBS = {name: tuple(k.knobs) for name, k in schedule_kinds().items()}         # {kind: its knobs}
+DEFAULT_PCT_START = {name: k.defaults()['pct_start'] for name, k in schedule_kinds().items() if 'pct_start' in k.knobs}
+DEFAULT_KNOBS = {**start_knobs(schedule_kinds()), 'lr': _NewLearner(1).lr}      # the knobs an explorer starts with
+LR_MIN_CHOICES, DIV_CHOICES, DIV_FINAL_CHOICES, PCT_CHOICES, WARMUP_CHOICES = (
+    KNOB_CHOICES[n] for n in ('lr_min', 'div', 'div_final', 'pct_start', 'warmup_pct'))
+
+def fit_scheds(method: str, args: Sequence, kwargs: dict,
+               group_lrs: Callable[[object], list[float]], # lr argument -> one lr per group (e.g. `learn.group_lrs`)
+              ) -> dict:
+    "The schedules `learn.<method>(*args, **kwargs)` trains with: `FitPolicy.plan` of its policy."
+    p = next((p for p in fit_policies.values() if p.method == method), None)
+    if p is None: raise ValueError(f"no schedule preview for {method!r}: use one of "
+                                   f"{', '.join(q.method for q in fit_policies.values())}")
+    learn = _NewLearner(1)
+    learn.group_lrs = group_lrs
+    return p.plan(p.bind(*args, **kwargs), learn)[1]

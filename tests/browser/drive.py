@@ -2,7 +2,7 @@
 real mouse drags, clicks and key presses on the widgets; the kernel's state compared with what the page shows; the
 plots compared before and after (down to the marker's pixel column); the key-to-image latency; no value echo loops.
 Started by tests/browser/run.sh, which owns the JupyterLab server. Exit status 0 when every check passed."""
-import argparse, io, json, math, statistics, sys, tempfile, time, traceback
+import argparse, html, io, json, math, re, statistics, sys, tempfile, time, traceback
 from pathlib import Path
 import numpy as np
 from PIL import Image
@@ -34,6 +34,13 @@ JS_WATCH = """(sel) => { const img = document.querySelector(sel);
       img.decode().then(() => { __fcDecoded[i] = performance.now(); }, () => { __fcDecoded[i] = NaN; }); })
     .observe(img, {attributes: true, attributeFilter: ['src']});
   document.addEventListener('keydown', () => __fcKeys.push(performance.now()), true); }"""
+# the images at or inside an element, each decoded (a screenshot right after a src change could catch the old picture)
+JS_IMGS_DECODED = """async (e) => { const imgs = e.tagName === 'IMG' ? [e] : [...e.querySelectorAll('img')];
+  await Promise.all(imgs.map(i => i.src ? i.decode().catch(() => null) : null)); return true; }"""
+# SHA-256 of what the first <img> matching `sel` shows (its blob: or data: src, fetched in the page), as hex
+JS_IMG_SHA256 = """async (sel) => { const img = document.querySelector(sel);
+  const buf = await (await fetch(img.src)).arrayBuffer();
+  return [...new Uint8Array(await crypto.subtle.digest('SHA-256', buf))].map(b => b.toString(16).padStart(2, '0')).join(''); }"""
 C3 = (214, 39, 40)   # matplotlib's 'C3' red: the LR picker's marker and its dashed vertical line
 T0 = time.monotonic()
 
@@ -87,7 +94,12 @@ class Page:
         "Screenshot the first element matching `sel` to OUT/name.png and return it as an RGB image."
         loc = self.page.locator(sel).first
         loc.scroll_into_view_if_needed()
+        self.decoded(sel)
         return Image.open(io.BytesIO(loc.screenshot(path=str(self.out / f"{name}.png")))).convert('RGB')
+
+    def decoded(self, sel: str) -> None:
+        "Wait until every <img> in (or at) the first element matching `sel` has decoded its current src, ready to paint."
+        self.page.locator(sel).first.evaluate(JS_IMGS_DECODED)
 
     def src(self, sel: str) -> str:
         return self.page.locator(sel).first.get_attribute('src')
@@ -152,9 +164,15 @@ def test_lr_picker(P: Page, check: Checks, summary: dict):
               f"({st['picker']['marker_px']:.0f}; {n} red pixels in that column)")
         return px
 
-    def no_loop(vals, what):
+    def no_loop(vals, what, before=None):
         # ipywidgets 8's FloatLogSlider view answers a value set by the kernel with Math.pow(base, its snapped log):
         # often the same grid point 1 ulp away. One such echo is expected and must change nothing; more is a loop.
+        # On a busy machine the echo of the previous action can reach the kernel after its state was read: a leading
+        # value on the grid point the slider already showed (`before`) belongs to that action, and changes nothing.
+        late = 0
+        while before is not None and late < len(vals) and math.isclose(vals[late], before, rel_tol=1e-9, abs_tol=0): late += 1
+        if late: summary.setdefault('late echoes of an earlier action (harmless)', []).append(f"{what}: {vals[:late]}")
+        vals = vals[late:]
         echo = len(vals) == 2 and math.isclose(vals[0], vals[1], rel_tol=1e-9, abs_tol=0)
         check(len(vals) == 1 or echo, f"{what}: the kernel set the slider once; the browser answered "
               f"{'with one echo of the same grid point, ' + f'{vals[1]!r} for {vals[0]!r}' if echo else f'{len(vals) - 1} times: {vals}'}")
@@ -238,7 +256,7 @@ def test_lr_picker(P: Page, check: Checks, summary: dict):
     st4 = P.state("14_lr_after_typing")
     P.shot(box, "14_lr_after_typing")
     check(st4['picker']['lr'] == typed, f"typed {typed:g} + Enter: the picker's lr is exactly {st4['picker']['lr']!r}; learn.lr = {st4['learn_lr']}")
-    no_loop(st4['value_log']['lr'][n3:], "typed lr")
+    no_loop(st4['value_log']['lr'][n3:], "typed lr", before=st3['picker']['slider'])
     compare(st4, "after typing")
     text.fill("abc"); text.press("Enter")
     st5 = P.state("15_lr_after_bad_text")
@@ -381,7 +399,8 @@ def test_schedule(P: Page, check: Checks, summary: dict):
 
 
 # ---- training dashboard ----------------------------------------------------------------------------------------------
-# installed before the cells run: every 40 ms, note the dashboard's image src and status line when either changed
+# installed before the cells run: every 40 ms, note the dashboard's image src and status line when either changed. Only
+# for the summary: which intermediate frames a page catches depends on the machine's load, so no check relies on them.
 JS_DASH_WATCH = """() => { window.__fcDash = []; let last = '';
   window.__fcDashTimer = setInterval(() => {
     const img = document.querySelector('img.fc-dashboard-plot'), st = document.querySelector('.fc-dashboard-status');
@@ -389,6 +408,7 @@ JS_DASH_WATCH = """() => { window.__fcDash = []; let last = '';
     const now = img.src + '|' + (st ? st.innerText : '');
     if (now !== last) { last = now; __fcDash.push([performance.now(), img.src, st ? st.innerText : '']); } }, 40); }"""
 C0, C1 = (31, 119, 180), (255, 127, 14)
+STATUS = re.compile(r'epoch (\d+)/(\d+) . batch (\d+)/(\d+)\b')
 
 def color_count(img: Image.Image, color, tol: int = 30) -> int:
     "How many pixels of `img` are within `tol` of `color` in every channel."
@@ -396,7 +416,8 @@ def color_count(img: Image.Image, color, tol: int = 30) -> int:
 
 
 def test_dashboard(P: Page, check: Checks, summary: dict):
-    import html, re
+    """The kernel's record of every frame the dashboard showed (its `frames`), checked as a sequence; the page only for
+    what it must end with: the last status, a full progress bar, the Recorder's table and the kernel's last image."""
     page = P.page
     box = ".fc-training-dashboard"
     st = P.state("40_dashboard_final")
@@ -405,35 +426,42 @@ def test_dashboard(P: Page, check: Checks, summary: dict):
     seen = page.evaluate("() => { clearInterval(window.__fcDashTimer); return window.__fcDash || []; }")
     total, n_epoch = d['progress'][1], d['n_epoch']
     n_per = total // n_epoch
-    parsed = [(t, src, m) for t, src, s in seen if (m := re.search(r'epoch (\d+)/\d+ . batch (\d+)/', s))]
-    progress = [(int(m[1]) - 1) * n_per + int(m[2]) for _, _, m in parsed]
-    srcs = list(dict.fromkeys(src for _, src, _ in seen))
-    first = seen[0][2] if seen else ''
-    check(bool(re.match(rf'epoch 1/{n_epoch} . batch 0/{n_per}\b', first)),
-          f"live: the first status the page showed is the start of the fit: {first[:40]!r} (expected 'epoch 1/{n_epoch} · batch 0/{n_per}')")
-    later = [(int(m[1]) - 1) * n_per + int(m[2]) for _, _, m in parsed if m.string != first]
-    check(later == sorted(later) and later and later[-1] == total,
-          f"live: then the status went through batches {later} of {total}")
-    t_show = (seen[-1][0] - seen[0][0]) / 1000 if seen else 0
-    mid = sorted({p for p in later if 0 < p < total})
-    check(t_show > 1 and len(srcs) == d['redraws'] + 1,
-          f"live: the page showed the dashboard {t_show:.1f} s before the fit ended, and {len(srcs)} loss images: the first "
-          f"draw and every one of the kernel's {d['redraws']} redraws ({1000 * d['time_spent']:.0f} ms in all)")
-    summary['dashboard redraws in the middle of the fit'] = (
-        f"{len(mid)} (the kernel's throttle decides: max_share={d['max_share']}, min_interval={d['min_interval']} s)")
+
+    # the kernel's sequence of frames: from batch 0 to the last, in order, each status saying where the fit was
+    frames = [(done, norm(html.unescape(status))) for done, status in d['frames']]
+    dones = [done for done, _ in frames]
+    first = frames[0][1] if frames else ''
+    check(bool(frames) and dones[0] == 0 and bool(re.match(rf'epoch 1/{n_epoch} . batch 0/{n_per}\b', first)),
+          f"kernel: the first frame is the start of the fit: batch {dones[0] if frames else None}, {first[:40]!r}")
+    parsed = [STATUS.search(s) for _, s in frames]
+    consistent = all(m and (int(m[1]) - 1) * n_per + int(m[3]) == done and int(m[2]) == n_epoch and int(m[4]) == n_per
+                     for (done, _), m in zip(frames, parsed))
+    check(consistent and dones == sorted(dones) and dones[-1] == total,
+          f"kernel: the frames went through batches {dones} of {total}, in order, each status saying its epoch and batch")
+    check(len(frames) == d['redraws'] + 1,
+          f"kernel: {len(frames)} frames: the first draw and every one of the {d['redraws']} redraws "
+          f"({1000 * d['time_spent']:.0f} ms in all)")
+    check(frames[-1][1] == norm(html.unescape(d['status'])), f"kernel: the last frame is the final status: {frames[-1][1]}")
+
+    # the page: what it ends with
     check(norm(P.text('.fc-dashboard-status')) == norm(html.unescape(d['status'])),
-          f"final status in the page is the kernel's: {norm(html.unescape(d['status']))}")
+          f"page: the final status is the kernel's: {norm(html.unescape(d['status']))}")
     width = page.locator('.fc-dashboard-progress .progress-bar').first.evaluate("e => e.style.width")
-    check(d['progress'][0] == d['progress'][1] and width == '100%', f"progress bar full: {d['progress']} in the kernel, width {width} in the page")
+    check(d['progress'][0] == d['progress'][1] and width == '100%', f"page: progress bar full: {d['progress']} in the kernel, width {width} in the page")
     cells = page.locator('table.fc-dashboard-table tr').evaluate_all("rs => rs.map(r => [...r.cells].map(c => c.innerText.trim()))")
     head, body = cells[0], cells[1:]
-    ok = head == d['metric_names'] and len(body) == len(d['values']) and all(
-        int(r[0]) == v[0] and all(abs(float(a) - b) < 1e-6 for a, b in zip(r[1:-1], v[1:-1])) for r, v in zip(body, d['values']))
-    check(ok, f"the page's epoch table is the Recorder's: {len(body)} rows of {head}")
+    ok = head == d['metric_names'] and len(body) == len(d['logs']) and all(
+        int(r[0]) == v[0] and all(abs(float(a) - b) < 1e-6 for a, b in zip(r[1:-1], v[1:-1])) for r, v in zip(body, d['logs']))
+    check(ok, f"page: the epoch table is the Recorder's: {len(body)} rows of {head}")
+    sha = page.evaluate(JS_IMG_SHA256, f"{box} img.fc-plot")
+    check(sha == d['plot_sha256'], f"page: the loss image is the kernel's last one (sha256 {sha[:12]}, kernel {d['plot_sha256'][:12]})")
     n0, n1 = color_count(shot, C0), color_count(shot, C1)
-    check(n0 > 100 and n1 > 20, f"the loss plot shows the train curve ({n0} blue pixels) and the valid points ({n1} orange pixels)")
-    summary['training dashboard'] = (f"{len(srcs)} images in the page during a {total}-batch fit of {t_show:.1f} s (status at batches {progress}); "
-                                     "final status, progress and table match the kernel")
+    check(n0 > 100 and n1 > 20, f"page: the loss plot shows the train curve ({n0} blue pixels) and the valid points ({n1} orange pixels)")
+    caught = list(dict.fromkeys((int(m[1]) - 1) * n_per + int(m[3]) for _, _, s in seen if (m := STATUS.search(s))))
+    mid = sorted({p for p in dones if 0 < p < total})
+    summary['training dashboard'] = (f"{len(frames)} frames in the kernel during a {total}-batch fit (at batches {dones}; "
+                                     f"{len(mid)} in the middle: max_share={d['max_share']}, min_interval={d['min_interval']} s); "
+                                     f"the page caught {len(caught)} of them ({caught}), and ends with the kernel's last")
 
 
 # the dashboard first: it checks the fit that ran with the cells (the explorer's run button trains again later)
