@@ -414,17 +414,17 @@ class DataBlock:
         if get_x is None and not isinstance(items[0], (str, os.PathLike, bytes, Image.Image, torch.Tensor)):
             raise ValueError(f"the items are {type(items[0]).__name__}s (e.g. table rows): give get_x, e.g. "
                              "get_x=ColReader('fname', pref=path/'images'), to say where each image is")
-        xs = [_call(get_x, o, 'get_x') for o in items] if get_x is not None else items
-        xs = [_as_path(x) if isinstance(x, str) else x for x in xs]
-        get_y = self.get_y if self.get_y is not None else parent_label
-        labels = [_call(get_y, o, 'get_y') for o in items]
         train_idx, valid_idx = (list(map(int, ix)) for ix in self.splitter(items))
         log(f"Splitting with {_name(self.splitter)}: {len(train_idx)} training, {len(valid_idx)} validation items")
         overlap = set(train_idx) & set(valid_idx)
         if overlap: raise ValueError(f"the splitter put {len(overlap)} items in both the training and the validation set "
-                                     f"(e.g. {_describe_item(xs[min(overlap)])}): each item must be in one of them")
+                                     f"(e.g. {_describe_item(items[min(overlap)])}): each item must be in one of them")
+        used = train_idx + valid_idx    # only these are read and labelled (an item no split takes is never looked at, as in fastai)
+        xs = {i: _call(get_x, items[i], 'get_x') if get_x is not None else items[i] for i in used}
+        xs = {i: _as_path(x) if isinstance(x, str) else x for i, x in xs.items()}
+        get_y = self.get_y if self.get_y is not None else parent_label
+        labels = {i: _call(get_y, items[i], 'get_y') for i in used}
         decode_size = _decode_size(self.item_tfms)
-        used = train_idx + valid_idx
         skipped = verify_images([xs[i] for i in used if isinstance(xs[i], Path)], decode_size) if verify else FileList()
         if not verify: skipped.reasons = {}
         log(f"Checking files: {len(skipped)} cannot be used" if verify else "Checking files: skipped (verify=False)")
