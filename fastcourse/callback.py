@@ -45,22 +45,29 @@ def error_rate(preds: torch.Tensor, targs: torch.Tensor) -> torch.Tensor:
 
 # %% ../nbs/03a_callback.ipynb #1fe99417
 def get_mom(pg: dict) -> float | None:
-    "The momentum of a param group: `momentum`, or `betas[0]` for Adam-style optimizers; None if it has neither."
+    "The momentum of a param group: `mom` (fastcourse's optimizers), `betas[0]` (torch's Adam-style ones) or `momentum`; None if it has none."
+    if 'mom' in pg: return pg['mom']
     if 'betas' in pg: return pg['betas'][0]
     return pg.get('momentum')
+
+def _wd_key(pg: dict) -> str:
+    "The name of weight decay in a param group: fastai's `wd` (fastcourse's optimizers) or torch's `weight_decay`."
+    return 'wd' if 'wd' in pg else 'weight_decay'
 
 def get_hyper(pg: dict, name: str):
     "Read 'lr', 'mom' or 'wd' from a param group, whatever the optimizer calls it (None if it has no such setting)."
     if name == 'mom': return get_mom(pg)
-    if name == 'wd': return pg.get('weight_decay')
+    if name == 'wd': return pg.get(_wd_key(pg))
     return pg.get(name)
 
 def set_hyper(pg: dict, name: str, value: float) -> None:
     "Set 'lr', 'mom' or 'wd' on a param group, whatever the optimizer calls it; momentum only where there is some."
     if name == 'lr': pg['lr'] = value
-    elif name == 'wd': pg['weight_decay'] = value
+    elif name == 'wd': pg[_wd_key(pg)] = value
     elif name == 'mom':
-        if 'betas' in pg: pg['betas'] = (value, pg['betas'][1])
+        if 'mom' in pg:
+            if pg['mom']: pg['mom'] = value
+        elif 'betas' in pg: pg['betas'] = (value, pg['betas'][1])
         elif pg.get('momentum'): pg['momentum'] = value
     else: pg[name] = value
 

@@ -24,6 +24,7 @@ from .saving import save, load, export
 from .lr_find import lr_find
 from .tta import tta
 from .mixed_precision import to_fp16, to_bf16, to_fp32
+from .summary import summary
 
 # %% auto #0
 __all__ = ['listify', 'check_wd', 'no_wd_params', 'HasLayerGroups', 'Summary', 'HasCallbacks', 'Learner']
@@ -332,6 +333,7 @@ class Learner(HasLayerGroups, HasCallbacks):
     save, load, export = save, load, export
     lr_find, tta = lr_find, tta
     to_fp16, to_bf16, to_fp32 = to_fp16, to_bf16, to_fp32
+    summary = summary
 
     def __repr__(self):
         return (f"Learner({type(self.model).__name__}, {self.n_groups} layer groups, loss={metric_name(self.loss_func)}, "

@@ -5,6 +5,7 @@
 # %% ../nbs/04c_saving.ipynb #9f2a180e
 from __future__ import annotations
 import os, pickle, uuid, zipfile
+import cloudpickle
 from pathlib import Path
 from collections.abc import Mapping
 import torch
@@ -139,18 +140,18 @@ def load(learn, file: str | Path,         # a name (under path/model_dir) or a f
 
 # %% ../nbs/04c_saving.ipynb #40035848
 def export(learn, fname: str | Path = 'export.pkl', # a name (under learn.path) or a full path
-           pickle_module=pickle, pickle_protocol: int = 2) -> Path:
+           pickle_module=cloudpickle, pickle_protocol: int = 2) -> Path:
     "Save the whole learner for inference (model, loss, data transforms and vocab; no training data or optimizer state)."
     file = Path(fname) if Path(fname).is_absolute() else Path(learn.path) / fname
-    dls, opt = learn.dls, learn.opt
+    dls, opt, dl = learn.dls, learn.opt, getattr(learn, 'dl', None)
     new_empty = getattr(dls, 'new_empty', None)
-    learn.dls, learn.opt = (new_empty() if new_empty is not None else dls), None
+    learn.dls, learn.opt, learn.dl = (new_empty() if new_empty is not None else dls), None, None   # no data, no live loader
     try: atomic_save(learn, file, pickle_module=pickle_module, pickle_protocol=pickle_protocol)
     except (pickle.PicklingError, AttributeError, TypeError) as e:
-        raise ValueError(f"the learner could not be exported to {file}: {e}. Everything it holds (the model's class, the loss, "
-                         "the splitter, metrics and callbacks) must be picklable: define functions with def at the top "
-                         "level of a module or notebook, not as lambdas or inside other functions") from None
-    finally: learn.dls, learn.opt = dls, opt
+        raise ValueError(f"the learner could not be exported to {file}: {e}. Everything it holds (the model, the loss, "
+                         "the splitter, metrics and callbacks) must be picklable: remove what cannot be (an open file, a "
+                         "generator, a lock), e.g. learn.remove_cb(cb) for a callback that holds one, then export again") from None
+    finally: learn.dls, learn.opt, learn.dl = dls, opt, dl
     return file
 
 def load_learner(fname: str | Path,     # a file written by `learn.export`

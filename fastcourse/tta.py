@@ -14,7 +14,8 @@ __all__ = ['tta']
 
 # %% ../nbs/09_tta.ipynb #256eb328
 def _sequential(dl: DataLoader, dataset=None) -> DataLoader:
-    "A copy of `dl` (optionally over another `dataset`) that keeps the order and every item."
+    "A copy of `dl` (optionally over another `dataset`) that keeps the order and every item; the loader's own `new` when it has one (its workers come along)."
+    if hasattr(dl, 'new'): return dl.new(shuffle=False, drop_last=False, **({} if dataset is None else {'dataset': dataset}))
     return DataLoader(dataset if dataset is not None else dl.dataset, batch_size=dl.batch_size, shuffle=False,
                       drop_last=False, collate_fn=dl.collate_fn, num_workers=dl.num_workers, pin_memory=dl.pin_memory,
                       persistent_workers=dl.num_workers > 0)
@@ -41,7 +42,7 @@ def tta(learn,                               # a Learner (anything with .dls, .g
         n: int = 4,                          # how many randomly augmented passes (ignored when `tfms` is given)
         beta: float | None = 0.25,           # weight of the plain prediction: (1-beta)*aug + beta*plain; None: return both
         use_max: bool = False,               # combine with the maximum instead of the mean
-        tfms: Sequence[Callable] | None = None, # fixed transforms of a normalised input batch, one pass each (e.g. transforms_top_down)
+        tfms: Sequence[Callable] | None = None, # fixed transforms of a normalised input batch, one pass each (e.g. tta_top_down)
        ) -> tuple:
     "Predictions averaged over augmented versions of the data (test-time augmentation), and the targets (None if unlabelled)."
     dls = learn.dls
@@ -49,6 +50,11 @@ def tta(learn,                               # a Learner (anything with .dls, .g
         dl = dls.valid
         if dl is None: raise ValueError("there is no validation set: pass the data to predict as dl=... (e.g. dls.test_dl(files))")
     if tfms is not None and len(tfms) == 0: raise ValueError("tfms is empty: give at least one transform, or tfms=None for random ones")
+    for t in tfms or []:
+        if hasattr(t, 'on_train') or hasattr(t, 'on_valid'):
+            raise ValueError(f"tfms are fixed views of every image (e.g. tta_side_on, tta_top_down), but {t!r} is a training "
+                             "transform (it runs differently on training and validation data): for random views leave tfms=None "
+                             "and set n, which runs the training augmentation n times")
     if tfms is None and (not isinstance(n, int) or n < 1): raise ValueError(f"n must be a whole number of at least 1, got {n!r}")
     if beta is not None and not 0 <= beta <= 1: raise ValueError(f"beta must be in [0, 1] (or None), got {beta}")
     plain_dl = _sequential(dl)
