@@ -74,7 +74,7 @@ def lsuv_init(model: nn.Module,          # the model to initialise, in place
     "Layer-sequential unit-variance init: rescale each conv and linear layer, in forward order, until its output on `xb` has std 1."
     if isinstance(xb, (tuple, list)):
         raise TypeError(f"xb is a {type(xb).__name__} of {len(xb)} items: pass the inputs only, "
-                        "e.g. `xb, yb = batch; lsuv_init(model, xb)`")
+                        "e.g. `xb, yb = dls.one_batch(); lsuv_init(model, xb)`")
     if not tol > 0: raise ValueError(f"tol must be > 0, got {tol}")
     if not (isinstance(max_iters, int) and max_iters >= 1): raise ValueError(f"max_iters must be a whole number >= 1, got {max_iters!r}")
     layers = {n: m for n, m in model.named_modules() if isinstance(m, lsuv_types)}
