@@ -13,7 +13,7 @@ from .schedule import (one_cycle_scheds, flat_cos_scheds, sgdr_scheds, sgdr_epoc
 
 # %% auto #0
 __all__ = ['fit_args', 'fit_policies', 'fit_one_cycle', 'fit_flat_cos', 'fit_sgdr', 'Arg', 'FitPolicy', 'fit_epochs',
-           'sgdr_snapshots', 'fit_with_policy', 'policy_method']
+           'sgdr_snapshots', 'fit_with_policy', 'policy_method', 'fine_tune']
 
 # %% ../nbs/04a_fit_policies.ipynb #a0c1e002
 _EMPTY = inspect.Parameter.empty   # the default of an argument that has none
@@ -184,3 +184,20 @@ def policy_method(policy: FitPolicy) -> Callable:
 fit_one_cycle = policy_method(fit_policies['one_cycle'])
 fit_flat_cos = policy_method(fit_policies['flat_cos'])
 fit_sgdr = policy_method(fit_policies['sgdr'])
+
+# %% ../nbs/04a_fit_policies.ipynb #cf9d80d6
+def fine_tune(learn,                     # a Learner with layer groups (e.g. from `vision_learner`)
+              epochs: int,               # epochs with every group training
+              base_lr: float = 2e-3,     # the head's lr of the frozen epochs; half of it after unfreezing
+              freeze_epochs: int = 1,    # epochs with the body frozen first
+              lr_mult: float = 100,      # the first group's lr is `lr_mult` times smaller than the head's after unfreezing
+              pct_start: float = 0.3,    # share of the unfrozen cycle spent warming up
+              div: float = 5.0,          # the unfrozen cycle starts at lr_max / div
+              **kwargs,                  # passed to both `fit_one_cycle` calls (wd, moms, cbs, ...)
+             ) -> None:
+    "fastai's fine-tuning: train the head for `freeze_epochs` (body frozen), then everything for `epochs` with lower lrs for early layers."
+    learn.freeze()
+    learn.fit_one_cycle(freeze_epochs, slice(base_lr), pct_start=0.99, **kwargs)
+    base_lr /= 2
+    learn.unfreeze()
+    learn.fit_one_cycle(epochs, slice(base_lr / lr_mult, base_lr), pct_start=pct_start, div=div, **kwargs)

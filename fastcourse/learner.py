@@ -18,7 +18,7 @@ from .layer_groups import (default_splitter, split_groups, group_params, spread_
 from .callback import (Callback, CancelFitException, CancelEpochException, CancelTrainException, CancelValidException,
                        CancelBatchException, CancelBackwardException, CancelStepException,
                        Recorder, MetricsCB, ProgressCB, get_hyper, set_hyper, metric_name)
-from .fit_policies import fit_one_cycle, fit_flat_cos, fit_sgdr
+from .fit_policies import fit_one_cycle, fit_flat_cos, fit_sgdr, fine_tune
 from .predictions import get_preds, predict, validate, show_results
 from .saving import save, load, export
 from .lr_find import lr_find
@@ -328,7 +328,7 @@ class Learner(HasLayerGroups, HasCallbacks):
                                "group is frozen. Call learn.unfreeze() (or learn.freeze() to train the head only)")
         return lrs, wds
 
-    fit_one_cycle, fit_flat_cos, fit_sgdr = fit_one_cycle, fit_flat_cos, fit_sgdr
+    fit_one_cycle, fit_flat_cos, fit_sgdr, fine_tune = fit_one_cycle, fit_flat_cos, fit_sgdr, fine_tune
     get_preds, predict, validate, show_results = get_preds, predict, validate, show_results
     save, load, export = save, load, export
     lr_find, tta = lr_find, tta

@@ -21,8 +21,7 @@ from ..xresnet import XResNet, xresnet_split
 __all__ = ['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnext50_32x4d', 'vgg16_bn', 'vgg19_bn', 'densenet121',
            'densenet169', 'mobilenet_v3_small', 'mobilenet_v3_large', 'efficientnet_b0', 'convnext_tiny', 'model_meta',
            'cnn_learner', 'AdaptiveConcatPool2d', 'SigmoidRange', 'create_head', 'init_head', 'create_body',
-           'load_body_weights', 'vision_split', 'create_vision_model', 'apply_weight_stats', 'vision_learner',
-           'fine_tune']
+           'load_body_weights', 'vision_split', 'create_vision_model', 'apply_weight_stats', 'vision_learner']
 
 # %% ../../nbs/25_vision_learner.ipynb #8cff4e37
 # the torchvision constructors fastai users write as `vision_learner(dls, resnet34)`
@@ -345,20 +344,3 @@ def vision_learner(dls,                           # image DataLoaders (`dls.c` g
     return learn
 
 cnn_learner = vision_learner   # its name before fastai 2.6
-
-# %% ../../nbs/25_vision_learner.ipynb #456b979f
-def fine_tune(learn,                     # a Learner with layer groups (e.g. from `vision_learner`)
-              epochs: int,               # epochs with every group training
-              base_lr: float = 2e-3,     # the head's lr of the frozen epochs; half of it after unfreezing
-              freeze_epochs: int = 1,    # epochs with the body frozen first
-              lr_mult: float = 100,      # the first group's lr is `lr_mult` times smaller than the head's after unfreezing
-              pct_start: float = 0.3,    # share of the unfrozen cycle spent warming up
-              div: float = 5.0,          # the unfrozen cycle starts at lr_max / div
-              **kwargs,                  # passed to both `fit_one_cycle` calls (wd, moms, cbs, ...)
-             ) -> None:
-    "fastai's fine-tuning: train the head for `freeze_epochs` (body frozen), then everything for `epochs` with lower lrs for early layers."
-    learn.freeze()
-    learn.fit_one_cycle(freeze_epochs, slice(base_lr), pct_start=0.99, **kwargs)
-    base_lr /= 2
-    learn.unfreeze()
-    learn.fit_one_cycle(epochs, slice(base_lr / lr_mult, base_lr), pct_start=pct_start, div=div, **kwargs)
