@@ -23,6 +23,7 @@ from .vision.image import *
 from .vision.augment import *
 from .vision.data import *
 from .vision.learner import *
+from .vision.precompute import *
 from .widgets.core import *
 from .widgets.lr_picker import *
 from .widgets.freeze import *
@@ -40,6 +41,6 @@ from .mixed_precision import *
 from .widgets.show_graph import *
 import importlib as _importlib
 _module_names = ('core data format schedule layer_groups callback learner fit_policies predictions saving lr_find tta datasets '
-                 'everyday xresnet lsuv summary interpret mixup label_smoothing optimizer mixed_precision vision.image vision.augment vision.data vision.learner widgets.core widgets.lr_picker widgets.freeze widgets.schedule widgets.dashboard widgets.show_graph').split()
+                 'everyday xresnet lsuv summary interpret mixup label_smoothing optimizer mixed_precision vision.image vision.augment vision.data vision.learner vision.precompute widgets.core widgets.lr_picker widgets.freeze widgets.schedule widgets.dashboard widgets.show_graph').split()
 _modules = [_importlib.import_module(f'fastcourse.{n}') for n in _module_names]
 __all__ = [n for m in _modules for n in m.__all__]
