@@ -9,7 +9,7 @@ from collections.abc import Mapping
 import torch
 
 # %% auto #0
-__all__ = ['default_device', 'set_seed', 'to_device', 'to_cpu']
+__all__ = ['default_device', 'set_seed', 'to_device', 'to_cpu', 'listify']
 
 # %% ../nbs/00_core.ipynb #d54c813f
 def default_device(use: bool | None = None, # None: pick the best available; False: force the CPU
@@ -48,3 +48,9 @@ def to_device(b, device: torch.device | str | None = None):
 def to_cpu(b):
     "Move a batch (any nesting of tensors) to the CPU."
     return to_device(b, 'cpu')
+
+# %% ../nbs/00_core.ipynb #64a81ac0
+def listify(o) -> list:
+    "None, one thing, or several (a list or tuple), as a list."
+    if o is None: return []
+    return list(o) if isinstance(o, (list, tuple)) else [o]

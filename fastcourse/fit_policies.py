@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 from .callback import Callback, ParamScheduler, SnapshotCB
 from .schedule import (one_cycle_scheds, flat_cos_scheds, sgdr_scheds, sgdr_epochs, sgdr_summary, check_whole)
+from .core import listify
 
 # %% auto #0
 __all__ = ['fit_args', 'fit_policies', 'fit_one_cycle', 'fit_flat_cos', 'fit_sgdr', 'Arg', 'FitPolicy', 'fit_epochs',
@@ -160,15 +161,11 @@ fit_policies = {
 }
 
 # %% ../nbs/04a_fit_policies.ipynb #78577006
-def _listify(o) -> list:
-    if o is None: return []
-    return list(o) if isinstance(o, (list, tuple)) else [o]
-
 def fit_with_policy(learn, policy: FitPolicy, *args, **kwargs) -> None:
     "Train `learn` with `policy`, called with the arguments of its method: the body of every `learn.fit_*` policy method."
     a = policy.bind(*args, **kwargs)
     epochs, scheds = policy.plan(a, learn)          # checks every knob before anything changes
-    cbs = [ParamScheduler(scheds)] + policy.extra_callbacks(a) + _listify(a['cbs'])
+    cbs = [ParamScheduler(scheds)] + policy.extra_callbacks(a) + listify(a['cbs'])
     summary = policy.summarize(a)
     if summary is not None and learn.progress: print(summary)
     learn.fit(sum(epochs), wd=a['wd'], cbs=cbs, reset_opt=a['reset_opt'], start_epoch=a['start_epoch'])

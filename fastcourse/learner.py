@@ -10,7 +10,7 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
-from .core import default_device, to_device
+from .core import default_device, to_device, listify
 from .data import DataLoaders
 from .schedule import check_whole
 from .layer_groups import (default_splitter, split_groups, group_params, spread_lrs, set_trainable, is_frozen,
@@ -27,14 +27,9 @@ from .mixed_precision import to_fp16, to_bf16, to_fp32
 from .summary import summary
 
 # %% auto #0
-__all__ = ['listify', 'check_wd', 'no_wd_params', 'HasLayerGroups', 'Summary', 'HasCallbacks', 'Learner']
+__all__ = ['check_wd', 'no_wd_params', 'HasLayerGroups', 'Summary', 'HasCallbacks', 'Learner']
 
 # %% ../nbs/04_learner.ipynb #ca37093c
-def listify(o) -> list:
-    "None, one thing, or several, as a list."
-    if o is None: return []
-    return list(o) if isinstance(o, (list, tuple)) else [o]
-
 def check_wd(wd, n_groups: int) -> list[float]:
     "One weight decay per layer group from a scalar or a list; each must be a finite number >= 0."
     wds = listify(wd) if isinstance(wd, (list, tuple)) else [wd] * n_groups

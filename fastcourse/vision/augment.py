@@ -14,6 +14,7 @@ import torchvision.transforms.v2 as v2
 import torchvision.transforms.v2.functional as TF
 from torchvision.transforms import InterpolationMode
 from .image import load_image_tensor, Normalize
+from ..core import listify
 
 # %% auto #0
 __all__ = ['CenterCrop', 'tta_side_on', 'tta_top_down', 'transforms_side_on', 'transforms_top_down', 'train_only', 'split_tfm',
@@ -774,14 +775,9 @@ def batch_tfm_problem(tfm) -> str | None:
                 "Zoom(), Warp(), Dihedral(), Brightness(), Contrast(), RandomResizedCropGPU(), or aug_transforms(...)")
     return None
 
-def _listify(o) -> list:
-    if o is None: return []
-    if isinstance(o, (list, tuple)): return list(o)
-    return [o]
-
 def check_batch_tfms(tfms) -> list:
     "`tfms` as a list (one transform or many), refusing those that cannot run on a batch with a message saying what to use."
-    tfms = _listify(tfms)
+    tfms = listify(tfms)
     for t in tfms:
         problem = batch_tfm_problem(t)
         if problem is not None: raise ValueError(f"batch_tfms: {problem}")
@@ -789,7 +785,7 @@ def check_batch_tfms(tfms) -> list:
 
 def check_item_tfms(tfms) -> list:
     "`tfms` as a list (one transform or many), refusing batch-only ones (`Normalize`)."
-    tfms = _listify(tfms)
+    tfms = listify(tfms)
     for t in tfms:
         if isinstance(t, (Normalize, v2.Normalize)):
             raise ValueError(f"item_tfms: {t!r} normalises float batches: pass it as batch_tfms=Normalize.from_stats(mean, std)")
@@ -810,7 +806,7 @@ def show_augmented(img,                     # an image: a path, a PIL image, or 
     if size is not None: img = Resize(size)(img)
     x = img.float() / 255 if img.dtype == torch.uint8 else img.float()
     x = x[None].expand(n, *x.shape).contiguous()
-    for t in (aug_transforms() if tfms is None else _listify(tfms)): x = t(x)
+    for t in (aug_transforms() if tfms is None else listify(tfms)): x = t(x)
     nrows = math.ceil(n / ncols)
     fig, axs = plt.subplots(nrows, ncols, figsize=figsize or (2.5 * ncols, 2.5 * nrows), squeeze=False)
     for ax in axs.flat: ax.axis('off')
