@@ -14,6 +14,8 @@ lic = licenses[cfg['license']]
 min_python = cfg['min_python']
 requirements = shlex.split(cfg.get('requirements', ''))
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
+# Optional parts: `pip install fastcourse[tabular]` (pandas), `fastcourse[distributed]` (Accelerate).
+extras = {name: shlex.split(cfg.get(f'{name}_requirements', '')) for name in ('tabular', 'distributed')}
 
 setuptools.setup(
     name=cfg['lib_name'],
@@ -29,7 +31,7 @@ setuptools.setup(
     packages=setuptools.find_packages(include=['fastcourse', 'fastcourse.*']),
     include_package_data=True,
     install_requires=requirements,
-    extras_require={'dev': dev_requirements},
+    extras_require={'dev': dev_requirements, **extras, 'all': sorted({r for rs in extras.values() for r in rs})},
     python_requires='>=' + min_python,
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
