@@ -15,6 +15,7 @@ from torch.utils.data import TensorDataset
 from ..data import DataLoaders, TensorLoader
 from ..datasets import fastcourse_path, _locked, _new_tmp_dir, _move_into_place
 from ..vision.data import RandomSplitter, IndexSplitter, CategoryBlock
+from ..vision.image import Normalize as ImageNormalize
 _all_ = ['CategoryBlock', 'RandomSplitter', 'IndexSplitter']   # fastai's names for a target block and splits, used with TabularPandas
 
 # %% auto #0
@@ -221,6 +222,17 @@ def _y_proc(y_block, df, y_names):
     raise TypeError(f"y_block must be CategoryBlock() or RegressionBlock(), got {y_block!r}")
 
 # %% ../../nbs/40_tabular_core.ipynb #32317d3b
+def _as_proc(p) -> TabularProc:
+    "A processor from `procs`: a class is instantiated; vision's `Normalize` (the same name in `fastcourse.all`) means the tabular one."
+    if p is ImageNormalize: return Normalize()
+    if isinstance(p, ImageNormalize):
+        raise TypeError(f"procs: {p!r} normalises image batches with its own mean and std; for a table pass Normalize "
+                        "(the class), which learns each continuous column's statistics from the training rows")
+    if isinstance(p, type): p = p()
+    if not isinstance(p, TabularProc):
+        raise TypeError(f"procs must be tabular processors such as Categorify, FillMissing and Normalize, got {p!r}")
+    return p
+
 def _names(names, what: str) -> list[str]:
     if names is None: return []
     if isinstance(names, str): return [names]
@@ -286,7 +298,7 @@ class TabularPandas:
             _check_targets(df, self.y_names)
             _check_numbers(df, self.cont_names)
         if procs is _DEFAULT_PROCS: procs = [Categorify, FillMissing, Normalize]
-        procs = [p() if isinstance(p, type) else p for p in (procs or [])]
+        procs = [_as_proc(p) for p in (procs or [])]
         if do_setup and self.y_names: procs.append(_y_proc(y_block, df, self.y_names))
         self.procs = sorted(procs, key=lambda p: p.order)   # stable: FillMissing, Categorify (its `_na` columns too), Normalize
         if splits is not None:
