@@ -159,8 +159,8 @@ class Normalize(TabularProc):
     def setup(self, to):
         train = to.items.iloc[:to.split][to.cont_names].astype(np.float64)
         self.means, self.stds = dict(train.mean()), dict(train.std(ddof=0) + 1e-7)
-    def encode(self, to):
-        for n in to.cont_names: to.items[n] = ((to.items[n].astype(np.float64) - self.means[n]) / self.stds[n]).astype(np.float32)
+    def encode(self, to):   # kept in float64, so that `decode` gives the values back; the tensors are float32
+        for n in to.cont_names: to.items[n] = (to.items[n].astype(np.float64) - self.means[n]) / self.stds[n]
     def decode(self, to):
         for n in to.cont_names: to.items[n] = to.items[n].astype(np.float64) * self.stds[n] + self.means[n]
 
