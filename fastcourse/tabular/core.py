@@ -330,6 +330,8 @@ class TabularPandas:
         "Process new rows with the fitted procs (the way `test_dl` does); returns self."
         _check_columns(self.items, self.input_names, "the procs need columns that")
         _check_numbers(self.items, self.cont_names)
+        gaps = [n for n in self.y_names if n in self.items.columns and self.items[n].isna().any()]
+        if gaps: self.items = self.items.drop(columns=self.y_names, errors='ignore')   # a test set's empty target: no targets
         self._read_numbers()
         for p in self.procs: p.encode(self)
         return self
@@ -379,7 +381,9 @@ class TabularPandas:
         "How many outputs the model needs: the classes, or the continuous target columns."
         return len(self.vocab) if self.vocab is not None else (len(self.y_names) or None)
     def __len__(self) -> int: return len(self.items)
-    def has_targets(self) -> bool: return bool(self.y_names) and all(n in self.items.columns for n in self.y_names)
+    def has_targets(self) -> bool:
+        "Whether the table has its target columns (a test set may not)."
+        return bool(self.y_names) and all(n in self.items.columns for n in self.y_names)
 
     def tensors(self) -> tuple:
         "(categorical codes as a LongTensor, continuous values as a FloatTensor[, targets]): what batches are cut from."
