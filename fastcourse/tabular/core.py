@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import TensorDataset
+try: from IPython import get_ipython; from IPython.display import display   # comes with ipywidgets; shows tables in notebooks
+except ImportError: get_ipython = display = None
 from ..data import DataLoaders, TensorLoader
 from ..datasets import fastcourse_path, _locked, _new_tmp_dir, _move_into_place
 from ..vision.data import RandomSplitter, IndexSplitter, CategoryBlock
@@ -453,12 +455,8 @@ def _shrink(df, cont_names):
 
 def _display(df):
     "Show a DataFrame as a table in a notebook, or print it."
-    try:
-        from IPython import get_ipython
-        from IPython.display import display
-        if get_ipython() is not None: display(df); return
-    except ImportError: pass
-    print(df.to_string())
+    if get_ipython is not None and get_ipython() is not None: display(df)
+    else: print(df.to_string())
 
 # %% ../../nbs/40_tabular_core.ipynb #e462e0c5
 def _as_frame(items):
