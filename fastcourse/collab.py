@@ -341,10 +341,12 @@ class _SigmoidRange(nn.Module):
     def forward(self, x): return sigmoid_range(x, self.low, self.high)
     def extra_repr(self): return f'low={self.low}, high={self.high}'
 
-def _lin_bn_drop(n_in: int, n_out: int, bn: bool, p: float, act: nn.Module | None) -> list[nn.Module]:
-    "fastai's `LinBnDrop` with `lin_first=True`, as a list: Linear (no bias before a norm), activation, BatchNorm1d, Dropout."
-    return ([nn.Linear(n_in, n_out, bias=not bn)] + ([act] if act is not None else [])
-            + ([nn.BatchNorm1d(n_out)] if bn else []) + ([nn.Dropout(p)] if p != 0 else []))
+def _lin_bn_drop(n_in: int, n_out: int, bn: bool, p: float, act: nn.Module | None, lin_first: bool) -> list[nn.Module]:
+    "fastai's `LinBnDrop` as a list: BatchNorm1d, Dropout, Linear (no bias next to a norm), activation; or Linear first."
+    norm = [nn.BatchNorm1d(n_out if lin_first else n_in)] if bn else []
+    drop = [nn.Dropout(p)] if p != 0 else []
+    lin = [nn.Linear(n_in, n_out, bias=not bn)] + ([act] if act is not None else [])
+    return lin + norm + drop if lin_first else norm + drop + lin
 
 class EmbeddingDotBias(nn.Module):
     "A rating as the dot product of a user's and an item's factors, plus a bias of each (fastai's dot model)."
@@ -415,6 +417,7 @@ class EmbeddingNN(nn.Module):
                  use_bn: bool = True,                # BatchNorm in the hidden layers
                  bn_final: bool = False,             # BatchNorm on the output layer too
                  act_cls: nn.Module = nn.ReLU(inplace=True), # activation of the hidden layers
+                 lin_first: bool = True,             # Linear, activation, BatchNorm, Dropout (False: BatchNorm, Dropout, Linear, activation)
                 ):
         super().__init__()
         _check_y_range(y_range)
@@ -429,7 +432,7 @@ class EmbeddingNN(nn.Module):
         for i, p in enumerate(ps + [0.]):
             last = i == len(sizes) - 2
             mods += _lin_bn_drop(sizes[i], sizes[i + 1], bn=use_bn and (not last or bn_final), p=p,
-                                 act=None if last else act_cls)
+                                 act=None if last else act_cls, lin_first=lin_first)
         if y_range is not None: mods.append(_SigmoidRange(*y_range))
         self.layers = nn.Sequential(*mods)
 
