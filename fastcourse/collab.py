@@ -186,10 +186,14 @@ class CollabDataLoaders(DataLoaders):
     "Ratings as (user index, item index) -> rating in tensors, each batch one indexing; `classes` holds the names."
     loss_func = MSELossFlat()
 
-    def __init__(self, train, valid=None, classes: dict | None = None, rating_name: str = 'rating', device=None, path='.'):
+    def __init__(self, train,                          # loader of (x: (bs, 2) user and item indices, y: (bs, 1) ratings)
+                 valid=None,                           # the same for validation (None: no validation)
+                 classes: dict | None = None,          # {user column: ['#na#', users...], item column: ['#na#', items...]}
+                 rating_name: str = 'rating',          # the ratings' column (test_dl takes it as targets when present)
+                 device=None,                          # where batches go (None: `default_device()`)
+                 path: str | Path = '.'):              # where a learner saves and exports
         super().__init__(train, valid, device=device, path=path)
-        self.classes = classes or {}          # {user column: ['#na#', users...], item column: ['#na#', items...]}
-        self.rating_name = rating_name
+        self.classes, self.rating_name = classes or {}, rating_name
 
     @property
     def user_name(self) -> str: return list(self.classes)[0]
