@@ -61,19 +61,46 @@ fi
 
 # ---- 2. nbdev's pipeline before Quarto, then the checks ----------------------------------------------------------
 say "nbdev: _quarto.yml, symbol index, sidebar, proc_nbs (every notebook's exports run, every show_doc rendered)"
-(cd "$SRC" && PYTHONPATH="$SRC" timeout 900 "$PYTHON" - "${DOCS_WORKERS:-2}" > "$OUT/proc_nbs.log" 2>&1 <<'EOF') \
-  || { tail -40 "$OUT/proc_nbs.log"; fail "nbdev's docs processing raised (above; log $OUT/proc_nbs.log)"; }
-import sys, nbdev.doclinks
+# (from a file, not stdin: proc_nbs starts its workers with 'spawn', which re-reads the main script)
+cat > "$WORK/fc_docs_proc.py" <<'EOF'
+# nbdev.serve.proc_nbs, except that a notebook that fails is reported and the others still run (nbdev stops at the first)
+import os, sys, time, traceback, nbdev.doclinks
+from pathlib import Path
+from fastcore.parallel import parallel
 from nbdev.config import get_config
+from nbdev.doclinks import nbglob
 from nbdev.quarto import refresh_quarto_yml, nbdev_sidebar
-from nbdev.serve import proc_nbs
-cfg = get_config()
-refresh_quarto_yml()                            # what nbdev.quarto._pre_docs does, without _ensure_quarto
-nbdev.doclinks._build_modidx()
-nbdev_sidebar.__wrapped__(path=cfg.nbs_path)
-proc_nbs(cfg.nbs_path, n_workers=int(sys.argv[1]), force=True)
-print('proc_nbs done')
+from nbdev.serve import _proc_file
+import nbdev.serve_drv
+
+def run_one(o):
+    "Process one file as nbdev_docs does; None when it worked, else what went wrong."
+    t = time.time()
+    try: nbdev.serve_drv.main(o)
+    except Exception as e:
+        cause = e.__cause__ or e.__context__
+        return f"{o[0].name}: {str(e).splitlines()[0]}\n    {type(cause).__name__ if cause else ''}: {str(cause)[:300] if cause else ''}"
+    print(f"processed {o[0].name} in {time.time() - t:.1f}s", flush=True)
+
+if __name__ == '__main__':                      # what nbdev.quarto._pre_docs does, without _ensure_quarto
+    cfg = get_config()
+    refresh_quarto_yml()
+    nbdev.doclinks._build_modidx()
+    nbdev_sidebar.__wrapped__(path=cfg.nbs_path)
+    cache, path = cfg.config_path/'_proc', cfg.nbs_path
+    cache.mkdir(parents=True, exist_ok=True)
+    files = nbglob(path, func=Path, file_glob='', file_re='')
+    files.append(path/'_quarto.yml')
+    files = [f for f in (_proc_file(f, cache=cache, path=path) for f in files) if f]
+    import fc_docs_proc   # by module name, not __main__: a notebook's IPython shell replaces __main__ in the worker
+    errors = [e for e in parallel(fc_docs_proc.run_one, files, n_workers=int(sys.argv[1]), pause=0.01, method='spawn') if e]
+    for e in errors: print('DOCS NOTEBOOK FAILED', e)
+    print(f'proc_nbs: {len(files) - len(errors)} of {len(files)} notebooks processed, {len(errors)} failed')
+    sys.exit(1 if errors else 0)
 EOF
+(cd "$SRC" && PYTHONPATH="$SRC" timeout 900 "$PYTHON" "$WORK/fc_docs_proc.py" "${DOCS_WORKERS:-2}" > "$OUT/proc_nbs.log" 2>&1) \
+  || { grep -A1 "^DOCS NOTEBOOK FAILED\|^proc_nbs:" "$OUT/proc_nbs.log" || tail -30 "$OUT/proc_nbs.log"
+       fail "nbdev's docs processing raised in the notebooks above (log $OUT/proc_nbs.log). A cell that imports anything is run by the docs build even when it is not exported: put such imports in a cell of their own (nbdev FAQ)"; }
 (cd "$SRC" && PYTHONPATH="$SRC" "$PYTHON" - <<'EOF') || fail "the processed docs are incomplete (above)"
 import ast, json, re, sys, importlib, inspect, yaml
 from pathlib import Path
