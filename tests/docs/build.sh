@@ -60,6 +60,7 @@ fi
 [ -n "$QUARTO" ] && say "quarto: $QUARTO ($("$QUARTO" --version 2>/dev/null))"
 
 # ---- 2. nbdev's pipeline before Quarto, then the checks ----------------------------------------------------------
+bad=0
 say "nbdev: _quarto.yml, symbol index, sidebar, proc_nbs (every notebook's exports run, every show_doc rendered)"
 # (from a file, not stdin: proc_nbs starts its workers with 'spawn', which re-reads the main script)
 cat > "$WORK/fc_docs_proc.py" <<'EOF'
@@ -100,8 +101,10 @@ if __name__ == '__main__':                      # what nbdev.quarto._pre_docs do
 EOF
 (cd "$SRC" && PYTHONPATH="$SRC" timeout 900 "$PYTHON" "$WORK/fc_docs_proc.py" "${DOCS_WORKERS:-2}" > "$OUT/proc_nbs.log" 2>&1) \
   || { grep -A1 "^DOCS NOTEBOOK FAILED\|^proc_nbs:" "$OUT/proc_nbs.log" || tail -30 "$OUT/proc_nbs.log"
-       fail "nbdev's docs processing raised in the notebooks above (log $OUT/proc_nbs.log). A cell that imports anything is run by the docs build even when it is not exported: put such imports in a cell of their own (nbdev FAQ)"; }
-(cd "$SRC" && PYTHONPATH="$SRC" "$PYTHON" - <<'EOF') || fail "the processed docs are incomplete (above)"
+       echo "docs build: nbdev's docs processing raised in the notebooks above (log $OUT/proc_nbs.log). nbdev runs every"
+       echo "  exported cell and every cell that imports anything (exported or not): put a test cell's imports in a cell of their own (nbdev FAQ)"
+       bad=1; }
+(cd "$SRC" && PYTHONPATH="$SRC" "$PYTHON" - <<'EOF') || { echo "docs build: the processed docs are incomplete (above)"; bad=1; }
 import ast, json, re, sys, importlib, inspect, yaml
 from pathlib import Path
 sys.path.insert(0, 'tests/docs')
@@ -154,6 +157,8 @@ for p in problems: print('DOCS PROBLEM', p)
 print(f'docs pages: {len(pages)} notebooks processed; {n} public functions and classes, {len(problems)} problems')
 sys.exit(1 if problems else 0)
 EOF
+
+[ $bad = 0 ] || fail "nbdev's processing of the notebooks failed (above): the site cannot be built"
 
 # ---- 3. Quarto renders the site ----------------------------------------------------------------------------------
 rendered=0
