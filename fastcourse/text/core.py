@@ -159,7 +159,7 @@ def _read_cache(fname: Path):
         with open(fname, 'rb') as f: d = pickle.load(f)
         if d.get('version') != _TOK_CACHE_VERSION: return None
         toks = d['tokens']
-        return [(t.split(' ') if t else []) if isinstance(t, str) else t for t in toks], d.get('bad', [])
+        return [_unpack(t) for t in toks], d.get('bad', [])
     except Exception: return None   # missing, half-written by an older crash, or another format: tokenise again
 
 def _write_cache(fname: Path, toks: list, bad: list) -> None:
@@ -236,6 +236,12 @@ def _tokenize_chunk(args) -> list:
         out.append((t(text), bad))
     return out
 
+def _tokenize_chunk_packed(args) -> list:
+    "`_tokenize_chunk` in a worker: each text's tokens sent back as one string when they can be (much less to pickle)."
+    return [(' '.join(toks) if all(t and ' ' not in t for t in toks) else toks, bad) for toks, bad in _tokenize_chunk(args)]
+
+def _unpack(toks) -> list[str]: return (toks.split(' ') if toks else []) if isinstance(toks, str) else toks
+
 PARALLEL_MIN_CHARS = 1_000_000   # below this much text, tokenising in this process is faster than starting workers
 
 def _default_workers() -> int: return min(16, os.cpu_count() or 1)
@@ -252,8 +258,9 @@ def _tokenize_all(kind: str, items: list, tokenizer: Tokenizer, n_workers: int |
         chunks = [(kind, items[i:i + size], encoding) for i in range(0, len(items), size)]
         ctx = multiprocessing.get_context('fork' if 'fork' in multiprocessing.get_all_start_methods() else None)
         with ctx.Pool(n_workers, initializer=_worker_setup, initargs=(tokenizer,)) as pool:
-            it = pool.imap(_tokenize_chunk, chunks)
-            res = [r for chunk in tqdm(it, total=len(chunks), disable=not progress, desc='tokenizing', leave=False) for r in chunk]
+            it = pool.imap(_tokenize_chunk_packed, chunks)
+            res = [(_unpack(r[0]), r[1]) for chunk in tqdm(it, total=len(chunks), disable=not progress, desc='tokenizing', leave=False)
+                   for r in chunk]
     toks = [r[0] for r in res]
     bad = [str(items[i]) for i, r in enumerate(res) if r[1]]
     return toks, bad
