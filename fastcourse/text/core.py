@@ -4,7 +4,7 @@
 
 # %% ../../nbs/30_text_core.ipynb #c46236c2
 from __future__ import annotations
-import hashlib, html, json, marshal, multiprocessing, os, pickle, re, sys, tempfile, warnings
+import hashlib, html, io, json, marshal, multiprocessing, os, pickle, re, sys, tempfile, warnings
 from collections import Counter, defaultdict
 from functools import partial
 from pathlib import Path
@@ -399,6 +399,11 @@ class Numericalize:
     def __repr__(self):
         return f"Numericalize({len(self)} tokens: {self.vocab[:12] if self.vocab else None}{' ...' if len(self) > 12 else ''})"
 
+class _ListUnpickler(pickle.Unpickler):
+    "Unpickle plain data only (lists, strings): a vocab file runs no code, whoever wrote it."
+    def find_class(self, module, name):
+        raise pickle.UnpicklingError(f"a vocab pickle holds only a list of str, not {module}.{name}")
+
 def load_vocab(fname: str | Path) -> list[str]:
     "The list of tokens in a vocab file: JSON written by `Numericalize.save`, or a pickled list (fastai's `itos_*.pkl`)."
     fname = Path(fname)
@@ -410,7 +415,7 @@ def load_vocab(fname: str | Path) -> list[str]:
         if isinstance(d, dict) and d.get('format') == _VOCAB_FORMAT: vocab = d.get('vocab')
         elif isinstance(d, list): vocab = d
     except (UnicodeDecodeError, ValueError):
-        try: d = pickle.loads(raw)
+        try: d = _ListUnpickler(io.BytesIO(raw)).load()
         except Exception: d = None
         if isinstance(d, (list, tuple)): vocab = list(d)
     if not isinstance(vocab, list) or not all(isinstance(v, str) for v in vocab) or not vocab:

@@ -398,7 +398,8 @@ def get_text_files(path: str | Path, recurse: bool = True, folders: Sequence[str
 class CrossEntropyLossFlat(nn.CrossEntropyLoss):
     "Cross-entropy over every position of a sequence: predictions (bs, seq_len, n_tokens), targets (bs, seq_len)."
     def forward(self, pred: torch.Tensor, targ: torch.Tensor) -> torch.Tensor:
-        return super().forward(pred.reshape(-1, pred.shape[-1]), targ.reshape(-1))
+        loss = super().forward(pred.reshape(-1, pred.shape[-1]), targ.reshape(-1))
+        return loss.view(targ.shape) if self.reduction == 'none' else loss
     def activation(self, x: torch.Tensor) -> torch.Tensor: return torch.softmax(x, dim=-1)
     def decodes(self, x: torch.Tensor) -> torch.Tensor: return x.argmax(dim=-1)
 
