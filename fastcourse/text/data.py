@@ -192,7 +192,9 @@ class TextDataset(Dataset):
     def __len__(self) -> int: return len(self.ids)
     def __getitem__(self, i: int) -> tuple:
         return (self.ids[i],) if self.labels is None else (self.ids[i], self.labels[i])
-    def new_empty(self) -> TextDataset: return TextDataset([], None if self.labels is None else [])
+    def new_empty(self) -> TextDataset:
+        "The same kind of dataset with no texts (what `learn.export` keeps)."
+        return TextDataset([], None if self.labels is None else [])
     def __repr__(self): return f"TextDataset({len(self)} texts{', labelled' if self.labels is not None else ''})"
 
 # %% ../../nbs/31_text_data.ipynb #b31e5919
@@ -400,8 +402,12 @@ class CrossEntropyLossFlat(nn.CrossEntropyLoss):
     def forward(self, pred: torch.Tensor, targ: torch.Tensor) -> torch.Tensor:
         loss = super().forward(pred.reshape(-1, pred.shape[-1]), targ.reshape(-1))
         return loss.view(targ.shape) if self.reduction == 'none' else loss
-    def activation(self, x: torch.Tensor) -> torch.Tensor: return torch.softmax(x, dim=-1)
-    def decodes(self, x: torch.Tensor) -> torch.Tensor: return x.argmax(dim=-1)
+    def activation(self, x: torch.Tensor) -> torch.Tensor:
+        "Predicted probabilities of each token (what `get_preds` returns)."
+        return torch.softmax(x, dim=-1)
+    def decodes(self, x: torch.Tensor) -> torch.Tensor:
+        "The most likely token at each position."
+        return x.argmax(dim=-1)
 
 # %% ../../nbs/31_text_data.ipynb #daaf3915
 def _labels_to_classes(labels: list, vocab: Sequence | None, sort: bool = True) -> tuple[list, list[int]]:
@@ -673,7 +679,11 @@ class TextDataLoaders(_TextFolderFactories, _TextTableFactories, DataLoaders):
         dl.dls = self
         return dl
 
-    def show_batch(self, b=None, max_n: int = 9, trunc_at: int | None = 150, dl=None, **kwargs) -> None:
+    def show_batch(self, b=None,                      # a batch as `one_batch` gives it (default: the first of `dl`)
+                   max_n: int = 9,                    # how many texts
+                   trunc_at: int | None = 150,        # show at most this many tokens of each text
+                   dl=None,                           # the loader to show (default: `dls.train`)
+                   **kwargs) -> None:
         "Show `max_n` texts of a batch (tokens, padding left out, cut after `trunc_at`) with their targets."
         if b is None: b = self.one_batch(dl=dl)
         x = b[0]
@@ -683,7 +693,11 @@ class TextDataLoaders(_TextFolderFactories, _TextTableFactories, DataLoaders):
             else: cols['category'] = [str(self.classes[int(i)]) for i in b[1]]
         _print_table(cols, max_n)
 
-    def show_results(self, b, preds, max_n: int = 9, trunc_at: int | None = 150, **kwargs) -> None:
+    def show_results(self, b,                         # (inputs, targets or None)
+                     preds,                           # decoded predictions: class indices, or token ids for a language model
+                     max_n: int = 9,                  # how many texts
+                     trunc_at: int | None = 150,      # show at most this many tokens of each text
+                     **kwargs) -> None:
         "Show texts with their targets and the model's decoded predictions."
         x, y = b[0], (b[1] if len(b) > 1 else None)
         cols = {'text': [self.decode(r, trunc_at) for r in x]}
@@ -723,20 +737,32 @@ class TextBlock:
         self.tok_kwargs = kwargs
 
     @classmethod
-    def from_folder(cls, path: str | Path, vocab: Sequence[str] | None = None, is_lm: bool = False, seq_len: int = 72,
-                    backwards: bool = False, min_freq: int = 3, max_vocab: int = 60000, tok=None,
-                    rules: Sequence[Callable] | None = None, **kwargs) -> TextBlock:
+    def from_folder(cls, path: str | Path,                    # the folder of the text files
+                    vocab: Sequence[str] | None = None,       # the token list (None: built from the training texts)
+                    is_lm: bool = False,                      # language model data
+                    seq_len: int = 72,                        # tokens per row of an LM batch (bptt)
+                    backwards: bool = False,                  # reverse every text
+                    min_freq: int = 3, max_vocab: int = 60000, # the vocab's limits
+                    tok=None,                                 # the word tokenizer (default: `WordTokenizer()`)
+                    rules: Sequence[Callable] | None = None,  # the text rules (default: `text_proc_rules`)
+                    **kwargs) -> TextBlock:                   # n_workers, encoding, cache, progress
         "Texts read from the files under `path` (the items are the file paths)."
         return cls(tok, vocab, is_lm, seq_len, backwards, min_freq, max_vocab, rules, path=path, **kwargs)
 
     @classmethod
-    def from_df(cls, text_cols, vocab: Sequence[str] | None = None, is_lm: bool = False, seq_len: int = 72,
-                backwards: bool = False, min_freq: int = 3, max_vocab: int = 60000, tok=None,
-                rules: Sequence[Callable] | None = None, **kwargs) -> TextBlock:
+    def from_df(cls, text_cols,                               # the text column (a name or a position), or a list of them
+                vocab: Sequence[str] | None = None,           # the token list (None: built from the training texts)
+                is_lm: bool = False,                          # language model data
+                seq_len: int = 72,                            # tokens per row of an LM batch (bptt)
+                backwards: bool = False,                      # reverse every text
+                min_freq: int = 3, max_vocab: int = 60000,    # the vocab's limits
+                tok=None,                                     # the word tokenizer (default: `WordTokenizer()`)
+                rules: Sequence[Callable] | None = None,      # the text rules (default: `text_proc_rules`)
+                **kwargs) -> TextBlock:                       # n_workers, cache, progress
         "Texts in the column(s) `text_cols` of table rows (several columns are joined with `xxfld` marks)."
         return cls(tok, vocab, is_lm, seq_len, backwards, min_freq, max_vocab, rules, text_cols=text_cols, **kwargs)
 
-    def _texts(self, items: list, get_x, idx: list[int]) -> tuple[list, list]:
+    def _texts(self, items: list, get_x, idx: list[int]) -> list[list[str]]:
         "The tokens of the items at `idx` (files tokenized with the cache; raw strings in memory)."
         kw = self.tok_kwargs
         xs = [items[i] if get_x is None else get_x(items[i]) for i in idx]
