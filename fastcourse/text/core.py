@@ -4,7 +4,7 @@
 
 # %% ../../nbs/30_text_core.ipynb #c46236c2
 from __future__ import annotations
-import hashlib, html, json, marshal, multiprocessing, os, pickle, re, sys, tempfile, warnings
+import hashlib, html, io, json, marshal, multiprocessing, os, pickle, re, sys, tempfile, warnings
 from collections import Counter, defaultdict
 from functools import partial
 from pathlib import Path
@@ -159,7 +159,7 @@ def _read_cache(fname: Path):
         with open(fname, 'rb') as f: d = pickle.load(f)
         if d.get('version') != _TOK_CACHE_VERSION: return None
         toks = d['tokens']
-        return [(t.split(' ') if t else []) if isinstance(t, str) else t for t in toks], d.get('bad', [])
+        return [_unpack(t) for t in toks], d.get('bad', [])
     except Exception: return None   # missing, half-written by an older crash, or another format: tokenise again
 
 def _write_cache(fname: Path, toks: list, bad: list) -> None:
@@ -236,6 +236,12 @@ def _tokenize_chunk(args) -> list:
         out.append((t(text), bad))
     return out
 
+def _tokenize_chunk_packed(args) -> list:
+    "`_tokenize_chunk` in a worker: each text's tokens sent back as one string when they can be (much less to pickle)."
+    return [(' '.join(toks) if all(t and ' ' not in t for t in toks) else toks, bad) for toks, bad in _tokenize_chunk(args)]
+
+def _unpack(toks) -> list[str]: return (toks.split(' ') if toks else []) if isinstance(toks, str) else toks
+
 PARALLEL_MIN_CHARS = 1_000_000   # below this much text, tokenising in this process is faster than starting workers
 
 def _default_workers() -> int: return min(16, os.cpu_count() or 1)
@@ -252,8 +258,9 @@ def _tokenize_all(kind: str, items: list, tokenizer: Tokenizer, n_workers: int |
         chunks = [(kind, items[i:i + size], encoding) for i in range(0, len(items), size)]
         ctx = multiprocessing.get_context('fork' if 'fork' in multiprocessing.get_all_start_methods() else None)
         with ctx.Pool(n_workers, initializer=_worker_setup, initargs=(tokenizer,)) as pool:
-            it = pool.imap(_tokenize_chunk, chunks)
-            res = [r for chunk in tqdm(it, total=len(chunks), disable=not progress, desc='tokenizing', leave=False) for r in chunk]
+            it = pool.imap(_tokenize_chunk_packed, chunks)
+            res = [(_unpack(r[0]), r[1]) for chunk in tqdm(it, total=len(chunks), disable=not progress, desc='tokenizing', leave=False)
+                   for r in chunk]
     toks = [r[0] for r in res]
     bad = [str(items[i]) for i, r in enumerate(res) if r[1]]
     return toks, bad
@@ -392,6 +399,11 @@ class Numericalize:
     def __repr__(self):
         return f"Numericalize({len(self)} tokens: {self.vocab[:12] if self.vocab else None}{' ...' if len(self) > 12 else ''})"
 
+class _ListUnpickler(pickle.Unpickler):
+    "Unpickle plain data only (lists, strings): a vocab file runs no code, whoever wrote it."
+    def find_class(self, module, name):
+        raise pickle.UnpicklingError(f"a vocab pickle holds only a list of str, not {module}.{name}")
+
 def load_vocab(fname: str | Path) -> list[str]:
     "The list of tokens in a vocab file: JSON written by `Numericalize.save`, or a pickled list (fastai's `itos_*.pkl`)."
     fname = Path(fname)
@@ -403,7 +415,7 @@ def load_vocab(fname: str | Path) -> list[str]:
         if isinstance(d, dict) and d.get('format') == _VOCAB_FORMAT: vocab = d.get('vocab')
         elif isinstance(d, list): vocab = d
     except (UnicodeDecodeError, ValueError):
-        try: d = pickle.loads(raw)
+        try: d = _ListUnpickler(io.BytesIO(raw)).load()
         except Exception: d = None
         if isinstance(d, (list, tuple)): vocab = list(d)
     if not isinstance(vocab, list) or not all(isinstance(v, str) for v in vocab) or not vocab:

@@ -24,7 +24,7 @@ __all__ = ['make_review', 'make_reviews', 'TextDataset', 'awd_lstm_seq_lens', 'L
            'SortedDL', 'get_text_files', 'CrossEntropyLossFlat', 'TextDataLoaders', 'TextBlock']
 
 # %% ../../nbs/31_text_data.ipynb #0d8dceed
-_REVIEWS_VERSION = 1
+_REVIEWS_VERSION = 2
 # words with a polarity: (positive, negative) lists of the same length, so both sides have as many
 _ADJ = (['good', 'great', 'excellent', 'superb', 'wonderful', 'brilliant', 'fantastic', 'delightful', 'charming', 'gripping',
          'moving', 'clever', 'beautiful', 'fresh', 'funny', 'touching', 'stunning', 'solid', 'enjoyable', 'terrific'],
@@ -57,11 +57,11 @@ def _adj(rng, side: int, adv: bool = True) -> str:
     d = _pick(rng, _ADV) if adv else ''
     return f"{d} {a}" if d else a
 
-def _opinion(rng, s: int) -> str:
+def _opinion(rng, s: int, p_negated: float = 0.5) -> str:
     """One sentence saying sentiment `s` (0 positive, 1 negative). Half of them say it through a negation
     ("was not bad"), half through a contrast ("expected X but it was Y"), and the polar words of each side
     are used as often in either class: only the order of the words tells the sentiment."""
-    neg = rng.random() < 0.5            # negated: the word has the opposite polarity
+    neg = rng.random() < p_negated      # negated: the word has the opposite polarity
     w = 1 - s if neg else s             # the polarity of the word that is used
     kind = int(rng.integers(5))
     asp = _pick(rng, _ASPECT)
@@ -107,11 +107,15 @@ def _style(rng, sentence: str) -> str:
     if r < 0.10: return sentence.replace(' really ', ' really really really ')
     return sentence
 
-def make_review(rng, s: int, long: bool = False) -> str:
-    "One review of sentiment `s` (0 positive, 1 negative): a few opinions among neutral sentences."
-    n_op = int(rng.integers(2, 5)) * (8 if long else 1)
-    n_fill = int(rng.integers(1, 4)) * (8 if long else 1)
-    sents = [_opinion(rng, s) for _ in range(n_op)] + [_filler(rng) for _ in range(n_fill)]
+def make_review(rng,                     # a numpy Generator (`np.random.default_rng(seed)`)
+                s: int,                  # the sentiment: 0 positive, 1 negative
+                long: bool = False,      # about 6 times the usual length
+                p_negated: float = 0.5,  # how often an opinion is said through a negation (1/2: word counts tell nothing)
+               ) -> str:
+    "One review of sentiment `s`: 3 to 6 opinions among 1 or 2 neutral sentences, in a random order."
+    n_op = int(rng.integers(3, 7)) * (6 if long else 1)
+    n_fill = int(rng.integers(1, 3)) * (6 if long else 1)
+    sents = [_opinion(rng, s, p_negated) for _ in range(n_op)] + [_filler(rng) for _ in range(n_fill)]
     order = rng.permutation(len(sents))
     sents = [_style(rng, sents[i]) for i in order]
     return ' '.join(s if rng.random() > 0.15 else s + ' <br /><br />' for s in sents).strip()
@@ -122,7 +126,8 @@ def _write_reviews(root: Path, params: dict) -> None:
     rng = np.random.default_rng(params['seed'])
     def write(folder: Path, i: int, s: int | None):
         long = rng.random() < params['long_pct']
-        text = make_review(rng, int(rng.integers(2)) if s is None else s, long=long)
+        p = params['unsup_p_negated'] if s is None else params['p_negated']
+        text = make_review(rng, int(rng.integers(2)) if s is None else s, long=long, p_negated=p)
         rating = 0 if s is None else (int(rng.integers(7, 11)) if s == 0 else int(rng.integers(1, 5)))
         (folder/f'{i}_{rating}.txt').write_text(text, encoding='utf-8')
     for split in ('train', 'test'):
@@ -146,16 +151,19 @@ def make_reviews(path: str | Path | None = None,   # where to write (None: a fol
                  n_test: int = 500,                 # labelled reviews to validate on
                  n_unsup: int = 2000,               # unlabelled reviews (for the language model)
                  seed: int = 0,                     # the same seed gives byte-identical files
-                 long_pct: float = 0.02,            # share of long reviews (about 8 times the usual length)
+                 long_pct: float = 0.02,            # share of long reviews (about 6 times the usual length)
+                 p_negated: float = 0.5,            # labelled reviews: share of opinions said through a negation
+                 unsup_p_negated: float = 0.15,     # unlabelled reviews: the same, as rare as in real text
                 ) -> Path:
     "Write a corpus of movie reviews in the IMDB layout (or find it already written) and return its folder."
     for name, v in dict(n_train=n_train, n_test=n_test).items():
         if not isinstance(v, (int, np.integer)) or v < 2: raise ValueError(f"{name} must be an int of at least 2 (one review per class), got {v!r}")
     if not isinstance(n_unsup, (int, np.integer)) or n_unsup < 0: raise ValueError(f"n_unsup must be an int >= 0, got {n_unsup!r}")
     if not isinstance(seed, (int, np.integer)) or seed < 0: raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-    if not 0 <= long_pct <= 1: raise ValueError(f"long_pct must be in [0, 1], got {long_pct}")
+    for name, v in dict(long_pct=long_pct, p_negated=p_negated, unsup_p_negated=unsup_p_negated).items():
+        if not 0 <= v <= 1: raise ValueError(f"{name} must be in [0, 1], got {v}")
     params = dict(version=_REVIEWS_VERSION, n_train=int(n_train), n_test=int(n_test), n_unsup=int(n_unsup), seed=int(seed),
-                  long_pct=float(long_pct))
+                  long_pct=float(long_pct), p_negated=float(p_negated), unsup_p_negated=float(unsup_p_negated))
     if path is None:
         key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:8]
         path = fastcourse_path('data')/f'reviews_{key}'
@@ -192,7 +200,9 @@ class TextDataset(Dataset):
     def __len__(self) -> int: return len(self.ids)
     def __getitem__(self, i: int) -> tuple:
         return (self.ids[i],) if self.labels is None else (self.ids[i], self.labels[i])
-    def new_empty(self) -> TextDataset: return TextDataset([], None if self.labels is None else [])
+    def new_empty(self) -> TextDataset:
+        "The same kind of dataset with no texts (what `learn.export` keeps)."
+        return TextDataset([], None if self.labels is None else [])
     def __repr__(self): return f"TextDataset({len(self)} texts{', labelled' if self.labels is not None else ''})"
 
 # %% ../../nbs/31_text_data.ipynb #b31e5919
@@ -398,9 +408,14 @@ def get_text_files(path: str | Path, recurse: bool = True, folders: Sequence[str
 class CrossEntropyLossFlat(nn.CrossEntropyLoss):
     "Cross-entropy over every position of a sequence: predictions (bs, seq_len, n_tokens), targets (bs, seq_len)."
     def forward(self, pred: torch.Tensor, targ: torch.Tensor) -> torch.Tensor:
-        return super().forward(pred.reshape(-1, pred.shape[-1]), targ.reshape(-1))
-    def activation(self, x: torch.Tensor) -> torch.Tensor: return torch.softmax(x, dim=-1)
-    def decodes(self, x: torch.Tensor) -> torch.Tensor: return x.argmax(dim=-1)
+        loss = super().forward(pred.reshape(-1, pred.shape[-1]), targ.reshape(-1))
+        return loss.view(targ.shape) if self.reduction == 'none' else loss
+    def activation(self, x: torch.Tensor) -> torch.Tensor:
+        "Predicted probabilities of each token (what `get_preds` returns)."
+        return torch.softmax(x, dim=-1)
+    def decodes(self, x: torch.Tensor) -> torch.Tensor:
+        "The most likely token at each position."
+        return x.argmax(dim=-1)
 
 # %% ../../nbs/31_text_data.ipynb #daaf3915
 def _labels_to_classes(labels: list, vocab: Sequence | None, sort: bool = True) -> tuple[list, list[int]]:
@@ -672,7 +687,11 @@ class TextDataLoaders(_TextFolderFactories, _TextTableFactories, DataLoaders):
         dl.dls = self
         return dl
 
-    def show_batch(self, b=None, max_n: int = 9, trunc_at: int | None = 150, dl=None, **kwargs) -> None:
+    def show_batch(self, b=None,                      # a batch as `one_batch` gives it (default: the first of `dl`)
+                   max_n: int = 9,                    # how many texts
+                   trunc_at: int | None = 150,        # show at most this many tokens of each text
+                   dl=None,                           # the loader to show (default: `dls.train`)
+                   **kwargs) -> None:
         "Show `max_n` texts of a batch (tokens, padding left out, cut after `trunc_at`) with their targets."
         if b is None: b = self.one_batch(dl=dl)
         x = b[0]
@@ -682,7 +701,11 @@ class TextDataLoaders(_TextFolderFactories, _TextTableFactories, DataLoaders):
             else: cols['category'] = [str(self.classes[int(i)]) for i in b[1]]
         _print_table(cols, max_n)
 
-    def show_results(self, b, preds, max_n: int = 9, trunc_at: int | None = 150, **kwargs) -> None:
+    def show_results(self, b,                         # (inputs, targets or None)
+                     preds,                           # decoded predictions: class indices, or token ids for a language model
+                     max_n: int = 9,                  # how many texts
+                     trunc_at: int | None = 150,      # show at most this many tokens of each text
+                     **kwargs) -> None:
         "Show texts with their targets and the model's decoded predictions."
         x, y = b[0], (b[1] if len(b) > 1 else None)
         cols = {'text': [self.decode(r, trunc_at) for r in x]}
@@ -722,20 +745,32 @@ class TextBlock:
         self.tok_kwargs = kwargs
 
     @classmethod
-    def from_folder(cls, path: str | Path, vocab: Sequence[str] | None = None, is_lm: bool = False, seq_len: int = 72,
-                    backwards: bool = False, min_freq: int = 3, max_vocab: int = 60000, tok=None,
-                    rules: Sequence[Callable] | None = None, **kwargs) -> TextBlock:
+    def from_folder(cls, path: str | Path,                    # the folder of the text files
+                    vocab: Sequence[str] | None = None,       # the token list (None: built from the training texts)
+                    is_lm: bool = False,                      # language model data
+                    seq_len: int = 72,                        # tokens per row of an LM batch (bptt)
+                    backwards: bool = False,                  # reverse every text
+                    min_freq: int = 3, max_vocab: int = 60000, # the vocab's limits
+                    tok=None,                                 # the word tokenizer (default: `WordTokenizer()`)
+                    rules: Sequence[Callable] | None = None,  # the text rules (default: `text_proc_rules`)
+                    **kwargs) -> TextBlock:                   # n_workers, encoding, cache, progress
         "Texts read from the files under `path` (the items are the file paths)."
         return cls(tok, vocab, is_lm, seq_len, backwards, min_freq, max_vocab, rules, path=path, **kwargs)
 
     @classmethod
-    def from_df(cls, text_cols, vocab: Sequence[str] | None = None, is_lm: bool = False, seq_len: int = 72,
-                backwards: bool = False, min_freq: int = 3, max_vocab: int = 60000, tok=None,
-                rules: Sequence[Callable] | None = None, **kwargs) -> TextBlock:
+    def from_df(cls, text_cols,                               # the text column (a name or a position), or a list of them
+                vocab: Sequence[str] | None = None,           # the token list (None: built from the training texts)
+                is_lm: bool = False,                          # language model data
+                seq_len: int = 72,                            # tokens per row of an LM batch (bptt)
+                backwards: bool = False,                      # reverse every text
+                min_freq: int = 3, max_vocab: int = 60000,    # the vocab's limits
+                tok=None,                                     # the word tokenizer (default: `WordTokenizer()`)
+                rules: Sequence[Callable] | None = None,      # the text rules (default: `text_proc_rules`)
+                **kwargs) -> TextBlock:                       # n_workers, cache, progress
         "Texts in the column(s) `text_cols` of table rows (several columns are joined with `xxfld` marks)."
         return cls(tok, vocab, is_lm, seq_len, backwards, min_freq, max_vocab, rules, text_cols=text_cols, **kwargs)
 
-    def _texts(self, items: list, get_x, idx: list[int]) -> tuple[list, list]:
+    def _texts(self, items: list, get_x, idx: list[int]) -> list[list[str]]:
         "The tokens of the items at `idx` (files tokenized with the cache; raw strings in memory)."
         kw = self.tok_kwargs
         xs = [items[i] if get_x is None else get_x(items[i]) for i in idx]
