@@ -9,8 +9,8 @@ from torch import nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['flatten_check', 'MSELossFlat', 'L1LossFlat', 'trunc_normal_', 'Embedding', 'emb_sz_rule', 'sigmoid_range',
-           'SigmoidRange', 'lin_bn_drop', 'LinBnDrop']
+__all__ = ['flatten_check', 'MSELossFlat', 'L1LossFlat', 'CrossEntropyLossFlat', 'trunc_normal_', 'Embedding', 'emb_sz_rule',
+           'sigmoid_range', 'SigmoidRange', 'lin_bn_drop', 'LinBnDrop']
 
 # %% ../nbs/01b_layers.ipynb #9cfff5c5
 def flatten_check(inp: torch.Tensor, targ: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -30,6 +30,18 @@ class L1LossFlat(nn.L1Loss):
     "Mean absolute error of predictions and targets flattened alike (fastai's name)."
     def forward(self, pred: torch.Tensor, targ: torch.Tensor) -> torch.Tensor:
         return F.l1_loss(*flatten_check(pred.float(), targ.float()), reduction=self.reduction)
+
+class CrossEntropyLossFlat(nn.CrossEntropyLoss):
+    "Cross-entropy over every position of a sequence (or any leading dims): predictions (..., n_classes), targets (...)."
+    def forward(self, pred: torch.Tensor, targ: torch.Tensor) -> torch.Tensor:
+        loss = super().forward(pred.reshape(-1, pred.shape[-1]), targ.reshape(-1))
+        return loss.view(targ.shape) if self.reduction == 'none' else loss
+    def activation(self, x: torch.Tensor) -> torch.Tensor:
+        "Predicted probabilities of each class (what `get_preds` returns)."
+        return torch.softmax(x, dim=-1)
+    def decodes(self, x: torch.Tensor) -> torch.Tensor:
+        "The most likely class at each position."
+        return x.argmax(dim=-1)
 
 # %% ../nbs/01b_layers.ipynb #ed48b789
 def trunc_normal_(w: torch.Tensor, std: float = 0.01) -> torch.Tensor:

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 from ..data import DataLoaders, Loader, _check_bs
+from ..layers import CrossEntropyLossFlat
 from ..datasets import fastcourse_path, _locked, _new_tmp_dir, _move_into_place
 from ..vision.image import get_files
 from ..vision.data import RandomSplitter, CategoryMap, parent_label, _truthy
@@ -21,7 +22,7 @@ from .core import _read_text
 
 # %% auto #0
 __all__ = ['make_review', 'make_reviews', 'TextDataset', 'awd_lstm_seq_lens', 'LMDataLoader', 'pad_input', 'sortish_order',
-           'SortedDL', 'get_text_files', 'CrossEntropyLossFlat', 'TextDataLoaders', 'TextBlock']
+           'SortedDL', 'get_text_files', 'TextDataLoaders', 'TextBlock']
 
 # %% ../../nbs/31_text_data.ipynb #0d8dceed
 _REVIEWS_VERSION = 2
@@ -403,19 +404,6 @@ def _pandas():
 def get_text_files(path: str | Path, recurse: bool = True, folders: Sequence[str] | None = None) -> list[Path]:
     "The `.txt` files under `path` (only in sub-folders `folders` if given), sorted."
     return list(get_files(path, ['.txt'], recurse=recurse, folders=folders))
-
-# %% ../../nbs/31_text_data.ipynb #0e08c9ea
-class CrossEntropyLossFlat(nn.CrossEntropyLoss):
-    "Cross-entropy over every position of a sequence: predictions (bs, seq_len, n_tokens), targets (bs, seq_len)."
-    def forward(self, pred: torch.Tensor, targ: torch.Tensor) -> torch.Tensor:
-        loss = super().forward(pred.reshape(-1, pred.shape[-1]), targ.reshape(-1))
-        return loss.view(targ.shape) if self.reduction == 'none' else loss
-    def activation(self, x: torch.Tensor) -> torch.Tensor:
-        "Predicted probabilities of each token (what `get_preds` returns)."
-        return torch.softmax(x, dim=-1)
-    def decodes(self, x: torch.Tensor) -> torch.Tensor:
-        "The most likely token at each position."
-        return x.argmax(dim=-1)
 
 # %% ../../nbs/31_text_data.ipynb #daaf3915
 def _labels_to_classes(labels: list, vocab: Sequence | None, sort: bool = True) -> tuple[list, list[int]]:
