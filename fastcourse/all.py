@@ -9,6 +9,7 @@ __all__ = []
 from .core import *
 from .data import *
 from .format import *
+from .layers import *
 from .schedule import *
 from .layer_groups import *
 from .callback import *

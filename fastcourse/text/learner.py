@@ -4,7 +4,6 @@
 
 # %% ../../nbs/33_text_learner.ipynb #05240f14
 from __future__ import annotations
-import json, pickle
 from pathlib import Path
 from typing import Callable, Sequence
 import torch
@@ -15,21 +14,18 @@ from ..callback import Callback
 from ..datasets import fastcourse_path, untar_data
 from ..learner import Learner
 from ..saving import atomic_save, checkpoint_file, read_checkpoint
+from ..callback import CancelValidException, MetricsCB
+from ..core import to_device, to_cpu
+from ..predictions import loss_activation, loss_decodes, _sequential, _per_item_loss
+from .core import load_vocab as _load_vocab_file
+from .data import CrossEntropyLossFlat
 from .models import (AWD_LSTM, LinearDecoder, SentenceEncoder, get_language_model, get_text_classifier, _arch_meta)
 
 # %% auto #0
-__all__ = ['CrossEntropyLossFlat', 'ModelResetter', 'RNNRegularizer', 'rnn_cbs', 'load_vocab', 'match_embeds', 'clean_raw_keys',
-           'decode_spec_tokens', 'TextLearner', 'LMLearner', 'pretrained_files', 'language_model_learner',
-           'text_classifier_learner']
+__all__ = ['ModelResetter', 'RNNRegularizer', 'rnn_cbs', 'match_embeds', 'clean_raw_keys', 'decode_spec_tokens', 'TextLearner',
+           'LMLearner', 'pretrained_files', 'language_model_learner', 'text_classifier_learner']
 
-# %% ../../nbs/33_text_learner.ipynb #cc080fe6
-class CrossEntropyLossFlat(nn.CrossEntropyLoss):
-    "Cross-entropy over the last dimension of any shape: (bs, seq_len, vocab) scores against (bs, seq_len) targets."
-    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        loss = super().forward(input.reshape(-1, input.size(-1)), target.reshape(-1))
-        return loss.view(target.shape) if self.reduction == 'none' else loss
-
-# %% ../../nbs/33_text_learner.ipynb #32010960
+# %% ../../nbs/33_text_learner.ipynb #9fd9b49d
 class ModelResetter(Callback):
     "Zero the model's hidden state before training, before validation and after fitting (`model.reset()`)."
     def _reset(self):
@@ -38,7 +34,7 @@ class ModelResetter(Callback):
     def before_validate(self): self._reset()
     def after_fit(self): self._reset()
 
-# %% ../../nbs/33_text_learner.ipynb #7f1656e7
+# %% ../../nbs/33_text_learner.ipynb #ce903808
 class RNNRegularizer(Callback):
     "Add activation regularisation (AR, `alpha`) and temporal activation regularisation (TAR, `beta`) to the training loss."
     def __init__(self, alpha: float = 2.,   # weight of AR: the mean square of the (dropped-out) last-layer outputs
@@ -71,34 +67,22 @@ def rnn_cbs(alpha: float = 0., beta: float = 0.) -> list[Callback]:
     "The callbacks an RNN trains with: `ModelResetter`, and `RNNRegularizer` when `alpha` or `beta` is set."
     return [ModelResetter()] + ([RNNRegularizer(alpha, beta)] if alpha or beta else [])
 
-# %% ../../nbs/33_text_learner.ipynb #ce85cba3
+# %% ../../nbs/33_text_learner.ipynb #9264dd3e
 def _check_vocab(vocab, what: str) -> list[str]:
     if not isinstance(vocab, (list, tuple)) or not all(isinstance(t, str) for t in vocab):
         raise ValueError(f"{what} is a {type(vocab).__name__}, not a list of tokens (strings): "
                          "pass the vocab of the model the weights come from (fastai's itos_*.pkl, or dls.vocab)")
     return list(vocab)
 
-class _NoGlobals(pickle.Unpickler):
-    def find_class(self, module, name):
-        raise pickle.UnpicklingError(f"it refers to {module}.{name}")
-
-def load_vocab(vocab: str | Path | Sequence[str]) -> list[str]:
-    "A vocab (list of tokens) given as a list, a `.pkl` of a list (fastai's itos_*.pkl, read without running code) or a `.json` list."
-    if not isinstance(vocab, (str, Path)): return _check_vocab(vocab, "the vocab")
-    f = Path(vocab)
-    if not f.exists(): raise FileNotFoundError(f"no vocab file at {f}: check the name")
-    try:
-        if f.suffix == '.json': v = json.loads(f.read_text(encoding='utf-8'))
-        else:
-            with open(f, 'rb') as fh: v = _NoGlobals(fh).load()
-    except (pickle.UnpicklingError, EOFError, ValueError, UnicodeDecodeError) as e:
-        raise ValueError(f"{f} is not a vocab file (a pickled or JSON list of tokens): {e}") from None
-    return _check_vocab(v, f"the content of {f}")
+def _read_vocab(vocab) -> list[str]:
+    "A vocab given as a list of tokens, or a file `text.core.load_vocab` reads (JSON of `Numericalize.save`, fastai's itos pickle)."
+    if isinstance(vocab, (str, Path)): return _load_vocab_file(vocab)
+    return _check_vocab(vocab, "the vocab")
 
 def _emb_keys(wgts: dict) -> list[str]:
     return [k for k in wgts if k.endswith(('encoder.weight', 'encoder_dp.emb.weight', 'decoder.weight'))]
 
-# %% ../../nbs/33_text_learner.ipynb #532dfa0b
+# %% ../../nbs/33_text_learner.ipynb #ce85cba3
 def match_embeds(old_wgts: dict,                 # a state_dict with embedding (and maybe decoder) weights
                  old_vocab: Sequence[str],       # the vocab the weights were trained with
                  new_vocab: Sequence[str],       # the vocab of the new data
@@ -124,7 +108,7 @@ def clean_raw_keys(wgts: dict) -> dict:
     def plain(k): return k.replace('.module.', '.', 1) if '.module.' in k else k.replace('module.', '', 1)
     return {k: v for k, v in wgts.items() if not ('module' in k and plain(k) in raw)}
 
-# %% ../../nbs/33_text_learner.ipynb #cd13af06
+# %% ../../nbs/33_text_learner.ipynb #532dfa0b
 def _encoder(model: nn.Module) -> nn.Module:
     "The AWD-LSTM inside a language model or a classifier."
     enc = model[0]
@@ -151,7 +135,7 @@ def _text_vocab(dls) -> list[str] | None:
     if getattr(dls, 'is_lm', None) is False or (len(v) and isinstance(v[0], (list, tuple))): v = v[0]
     return list(v)
 
-# %% ../../nbs/33_text_learner.ipynb #92934f52
+# %% ../../nbs/33_text_learner.ipynb #c53f5853
 _special = ('xxmaj', 'xxup', 'xxrep', 'xxwrep')
 def decode_spec_tokens(tokens: Sequence[str]) -> list[str]:
     "Undo the case and repetition markers: ['xxmaj', 'hello', 'xxrep', '3', '!'] -> ['Hello', '!!!']."
@@ -169,7 +153,14 @@ def decode_spec_tokens(tokens: Sequence[str]) -> list[str]:
             rule = None
     return new_toks
 
-# %% ../../nbs/33_text_learner.ipynb #7a805384
+def _cat_padded(ts: Sequence[torch.Tensor], dim: int, pad: int) -> torch.Tensor:
+    "Concatenate token ids along `dim`; along the batch, rows of other widths are padded first with `pad`."
+    if dim == 0 and ts and ts[0].ndim == 2:
+        w = max(t.size(1) for t in ts)
+        ts = [torch.cat([t.new_full((t.size(0), w - t.size(1)), pad), t], dim=1) for t in ts]
+    return torch.cat(ts, dim)
+
+# %% ../../nbs/33_text_learner.ipynb #bb133db3
 class TextLearner(Learner):
     "A `Learner` for AWD-LSTM text models: resets the hidden state, adds AR/TAR, and moves encoders and pretrained weights."
     def __init__(self, dls, model: nn.Module,
@@ -206,7 +197,7 @@ class TextLearner(Learner):
                         vocab_fname,                   # its vocab: a .pkl/.json file or a list of tokens
                         model: nn.Module | None = None): # where to load (default: this learner's model)
         "Load a pretrained language model, its embeddings matched to this data's vocab by token; then freeze."
-        old_vocab, new_vocab = load_vocab(vocab_fname), self.text_vocab
+        old_vocab, new_vocab = _read_vocab(vocab_fname), self.text_vocab
         if new_vocab is None:
             raise ValueError("the data has no vocab (dls.vocab is None), so pretrained embeddings cannot be matched to it: "
                              "set dls.vocab to the list of tokens, or pass pretrained=False")
@@ -220,12 +211,65 @@ class TextLearner(Learner):
         self.freeze()
         return self
 
+    def _pad_idx(self) -> int: return getattr(self.dls, 'pad_idx', self._token_id('xxpad', 1))
+
+    def get_preds(self, ds_idx: int = 1,        # 0: training set (in order), 1: validation set
+                  dl=None,                      # or any loader (e.g. from dls.test_dl)
+                  with_input: bool = False,     # also return the inputs (first)
+                  with_decoded: bool = False,   # also return the decoded predictions
+                  with_loss: bool = False,      # also return the loss of each item (of each token for a language model)
+                  act: Callable | None = None,  # activation on the outputs (default: from the loss)
+                 ) -> tuple:
+        "`Learner.get_preds` for texts: batches of other widths are padded first; a language model's are joined along the text (fastai's concat_dim=1)."
+        if dl is None:
+            if ds_idx not in (0, 1): raise ValueError(f"ds_idx must be 0 (training set) or 1 (validation set), got {ds_idx!r}")
+            dl = self.dls.valid if ds_idx == 1 else _sequential(self.dls.train)
+            if dl is None: raise ValueError("there is no validation set: pass dl=... (e.g. learn.dls.test_dl(texts)) or ds_idx=0")
+        if len(dl) == 0: raise ValueError("the loader to predict on has no items: nothing to predict")
+        act = act if act is not None else loss_activation(self.loss_func)
+        dim, pad = self._concat_dim, self._pad_idx()
+        self.model.eval(); self.model.reset()
+        preds, targs, inps = [], [], []
+        with torch.no_grad():
+            for b in dl:
+                b = self.dls.after_batch(to_device(b, self.device), False)
+                xb, yb = tuple(b[:self.dls.n_inp]), tuple(b[self.dls.n_inp:])
+                preds.append(self.model(*xb).float().cpu())
+                if yb: targs.append(to_cpu(yb[0]))
+                if with_input: inps.append(to_cpu(xb[0]))
+        self.model.reset()
+        raw = torch.cat(preds, dim)
+        targ = torch.cat(targs, dim) if targs else None
+        probs = act(raw)
+        res = [probs, targ]
+        if with_input: res.insert(0, _cat_padded(inps, dim, pad))
+        if with_decoded: res.append(loss_decodes(self.loss_func)(probs))
+        if with_loss:
+            if targ is None: raise ValueError("with_loss needs targets, but this data has no labels")
+            res.append(_per_item_loss(self.loss_func, raw, targ))
+        return tuple(res)
+    _concat_dim = 0
+
+    def validate(self, ds_idx: int = 1, dl=None) -> list[float]:
+        "The loss and metrics (`Perplexity` included) on the validation set, or `ds_idx=0`, or `dl`: a validation pass of `fit`, with its callbacks."
+        if dl is None:
+            dl = self.dls.valid if ds_idx == 1 else _sequential(self.dls.train)
+            if dl is None: raise ValueError("there is no validation set to validate on: pass dl=... or ds_idx=0")
+        mcb = next((c for c in self.cbs if isinstance(c, MetricsCB)), None)
+        if mcb is None: raise ValueError("validate needs the learner's MetricsCB, which was removed")
+        old = getattr(self, 'dl', None)
+        self.model.eval(); self.training, self.dl = False, dl
+        try:
+            with self.no_bar(), torch.no_grad(): self._with_events(self._all_batches, 'validate', CancelValidException)
+        finally: self.dl = old
+        return list(mcb.results)
+
     def _encode(self, text) -> torch.Tensor:
         "Token ids (1-d LongTensor) of `text` through the data's tokenizer and numericalizer (ids pass as they are)."
         if isinstance(text, torch.Tensor): ids = text.long().flatten()
         else:
             if not isinstance(text, str): raise TypeError(f"predict takes a text (str), got {type(text).__name__}")
-            tok, num = getattr(self.dls, 'tokenizer', None), getattr(self.dls, 'numericalize', None)
+            tok, num = getattr(self.dls, 'tokenizer', None), getattr(self.dls, 'numericalize', None)   # as TextDataLoaders.encode
             if tok is None or num is None:
                 raise ValueError("this data has no tokenizer and numericalize, so a text cannot be read: "
                                  "build it with TextDataLoaders, or pass the token ids as a LongTensor")
@@ -247,9 +291,10 @@ class TextLearner(Learner):
         classes = v[1] if v is not None and len(v) == 2 and isinstance(v[1], (list, tuple)) else None
         return (classes[int(idx)] if classes is not None else int(idx)), idx, probs
 
-# %% ../../nbs/33_text_learner.ipynb #c8ecec00
+# %% ../../nbs/33_text_learner.ipynb #4862dc21
 class LMLearner(TextLearner):
-    "A `TextLearner` for a language model: `predict` writes the words that come next."
+    "A `TextLearner` for a language model: `predict` writes the words that come next; `get_preds` joins batches along the text."
+    _concat_dim = 1
     def predict(self, text,                     # the start of the text (str) or its token ids
                 n_words: int = 1,               # how many words to add
                 no_unk: bool = True,            # never write the unknown token
@@ -285,7 +330,7 @@ class LMLearner(TextLearner):
         toks = [vocab[i] for i in all_ids if vocab[i] not in ('xxbos', 'xxpad')]
         return ' '.join(decoder(toks))
 
-# %% ../../nbs/33_text_learner.ipynb #c8aa5379
+# %% ../../nbs/33_text_learner.ipynb #70367341
 _pretrained_files = {False: ('lstm_fwd.pth', 'itos_wt103.pkl'), True: ('lstm_bwd.pth', 'itos_wt103.pkl')}
 
 def pretrained_files(arch=AWD_LSTM, backwards: bool = False, download: bool = True) -> tuple[Path, Path]:
@@ -307,7 +352,7 @@ def pretrained_files(arch=AWD_LSTM, backwards: bool = False, download: bool = Tr
         f"extract it into {folder.parent} so that {files[0]} exists, and run this again; "
         "or pass pretrained=False to start from random weights (or pretrain on your own texts first)")
 
-# %% ../../nbs/33_text_learner.ipynb #c063ce34
+# %% ../../nbs/33_text_learner.ipynb #c8aa5379
 def language_model_learner(dls,                          # language model data (`dls.vocab` is the list of tokens)
                            arch=AWD_LSTM,                # the encoder's class
                            config: dict | None = None,   # entries that replace those of `awd_lstm_lm_config`

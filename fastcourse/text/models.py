@@ -9,7 +9,7 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 import torch.nn.functional as F
-from ..vision.learner import SigmoidRange
+from ..layers import LinBnDrop, SigmoidRange
 
 WT103_FWD = 'https://s3.amazonaws.com/fast-ai-modelzoo/wt103-fwd.tgz'
 WT103_BWD = 'https://s3.amazonaws.com/fast-ai-modelzoo/wt103-bwd.tgz'
@@ -323,7 +323,7 @@ def masked_concat_pool(output: torch.Tensor,   # encoder outputs (bs, seq_len, n
 
 # %% ../../nbs/32_text_models.ipynb #2a883de1
 class PoolingLinearClassifier(nn.Module):
-    "A classifier head on a `SentenceEncoder`: `masked_concat_pool`, then BatchNorm, Dropout, Linear (and ReLU) blocks."
+    "A classifier head on a `SentenceEncoder`: `masked_concat_pool`, then `LinBnDrop` blocks (BatchNorm, Dropout, Linear, ReLU)."
     def __init__(self, dims: Sequence[int],   # sizes: 3*n_hid (the pooled vector), hidden sizes..., n_out
                  ps: Sequence[float],         # dropout before each linear layer (len(dims)-1 values)
                  bptt: int,                   # the encoder's bptt (kept for fastai's signature)
@@ -331,10 +331,8 @@ class PoolingLinearClassifier(nn.Module):
         super().__init__()
         if len(ps) != len(dims) - 1:
             raise ValueError(f"{len(dims) - 1} linear layers ({list(dims)}) need as many dropout values, got ps={list(ps)}")
-        layers = []
-        for i, (n_in, n_out, p) in enumerate(zip(dims[:-1], dims[1:], ps)):
-            layers += [nn.BatchNorm1d(n_in)] + ([nn.Dropout(p)] if p else []) + [nn.Linear(n_in, n_out, bias=False)]
-            if i < len(dims) - 2: layers.append(nn.ReLU(inplace=True))
+        acts = [nn.ReLU(inplace=True)] * (len(dims) - 2) + [None]
+        layers = [LinBnDrop(n_in, n_out, p=p, act=act) for n_in, n_out, p, act in zip(dims[:-1], dims[1:], ps, acts)]
         if y_range is not None: layers.append(SigmoidRange(*y_range))
         self.layers, self.bptt = nn.Sequential(*layers), bptt
     def forward(self, input: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
