@@ -264,6 +264,15 @@ class TextLearner(Learner):
         finally: self.dl = old
         return list(mcb.results)
 
+    def show_results(self, ds_idx: int = 1, dl=None, max_n: int = 9, **kwargs):
+        "Show `max_n` texts of the validation set (or `dl`) with their targets and the model's predictions."
+        if dl is None:
+            dl = self.dls.valid if ds_idx == 1 else _sequential(self.dls.train)
+            if dl is None: raise ValueError("there is no validation set to show results on: pass dl=... or ds_idx=0")
+        inp, probs, targ, dec = self.get_preds(dl=dl, with_input=True, with_decoded=True)
+        n = min(max_n, len(inp))
+        return self.dls.show_results((inp[:n], None if targ is None else targ[:n]), dec[:n], max_n=n, **kwargs)
+
     def _encode(self, text) -> torch.Tensor:
         "Token ids (1-d LongTensor) of `text` through the data's tokenizer and numericalizer (ids pass as they are)."
         if isinstance(text, torch.Tensor): ids = text.long().flatten()
