@@ -12,23 +12,16 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
-from .callback import flatten_check
+from .layers import flatten_check, MSELossFlat, Embedding, emb_sz_rule, sigmoid_range, SigmoidRange
 from .data import DataLoaders, TensorLoader, _format_table
 from .datasets import fastcourse_path, _locked, _new_tmp_dir, _move_into_place
 from .learner import Learner
+from .tabular.core import pd
+from .tabular.learner import TabularModel
 
 # %% auto #0
-__all__ = ['GENRES', 'make_ratings', 'read_movielens', 'MSELossFlat', 'CollabDataLoaders', 'sigmoid_range', 'EmbeddingDotBias',
-           'EmbeddingNN', 'collab_splitter', 'collab_learner', 'item_factors', 'most_similar', 'item_pca',
-           'plot_item_pca']
-
-# %% ../nbs/45_collab.ipynb #6bf4584b
-def _pandas():
-    "pandas, or an ImportError that says how to get it (it comes with the `tabular` extra)."
-    try: import pandas as pd
-    except ImportError:
-        raise ImportError("fastcourse.collab needs pandas to read tables of ratings: pip install 'fastcourse[tabular]'") from None
-    return pd
+__all__ = ['GENRES', 'make_ratings', 'read_movielens', 'CollabDataLoaders', 'EmbeddingDotBias', 'EmbeddingNN', 'collab_splitter',
+           'collab_learner', 'item_factors', 'most_similar', 'item_pca', 'plot_item_pca']
 
 # %% ../nbs/45_collab.ipynb #98d4be60
 _GENRES = {  # genre -> (title words, title words): made-up titles that hint at their genre
@@ -144,7 +137,7 @@ def make_ratings(path: str | Path | None = None, # where to write (None: a folde
 def read_movielens(path: str | Path, # a folder from `untar_data(URLs.ML_100k)` or `untar_data(URLs.ML_SAMPLE)`
                   ) -> pandas.DataFrame:
     "The ratings of a MovieLens folder as a DataFrame: user, movie, rating, timestamp (and title, for ML-100k)."
-    pd, path = _pandas(), Path(path)
+    path = Path(path)
     if (path/'u.data').exists():   # ML-100k: tab-separated ratings, films in u.item ('|'-separated, latin-1)
         ratings = pd.read_csv(path/'u.data', sep='\t', header=None, names=['user', 'movie', 'rating', 'timestamp'])
         if (path/'u.item').exists():
@@ -166,7 +159,6 @@ def _sorted_classes(values) -> list:
 
 def _codes(col, classes: list) -> np.ndarray:
     "The index of each value of `col` in `classes` ('#na#' first): 0 for a value not in `classes` or missing."
-    pd = _pandas()
     return (pd.Categorical(col, categories=classes[1:]).codes.astype(np.int64) + 1)
 
 def _check_columns(df, names: dict) -> None:
@@ -176,11 +168,6 @@ def _check_columns(df, names: dict) -> None:
         said = ', '.join(f"{arg}={c!r}" for arg, c in missing.items())
         raise KeyError(f"the ratings have no column {said}: their columns are {list(df.columns)}. "
                        "Pass user_name=, item_name= and rating_name= with the names of yours")
-
-class MSELossFlat(nn.MSELoss):
-    "Mean squared error of predictions and targets flattened alike (fastai's name): (bs,) or (bs, 1) against (bs, 1)."
-    def forward(self, pred: torch.Tensor, targ: torch.Tensor) -> torch.Tensor:
-        return F.mse_loss(*flatten_check(pred.float(), targ.float()), reduction=self.reduction)
 
 class CollabDataLoaders(DataLoaders):
     "Ratings as (user index, item index) -> rating in tensors, each batch one indexing; `classes` holds the names."
@@ -215,7 +202,6 @@ class CollabDataLoaders(DataLoaders):
                 **kwargs,                              # for the loaders (`generator`, `pin_memory`)
                ) -> CollabDataLoaders:
         "Loaders of (user, item) -> rating from a DataFrame; users and items are indexed by the training rows only."
-        pd = _pandas()
         if not isinstance(ratings, pd.DataFrame):
             raise TypeError(f"ratings must be a pandas DataFrame, got {type(ratings).__name__}: e.g. pd.read_csv(...) "
                             "or CollabDataLoaders.from_csv(file)")
@@ -261,7 +247,7 @@ class CollabDataLoaders(DataLoaders):
     def from_csv(cls, csv: str | Path,      # a CSV file of ratings, one per row
                  **kwargs) -> CollabDataLoaders: # for `from_df`
         "Loaders from a CSV file of ratings: `from_df(pd.read_csv(csv), **kwargs)`."
-        return cls.from_df(_pandas().read_csv(csv), **kwargs)
+        return cls.from_df(pd.read_csv(csv), **kwargs)
 
     def encode(self, df) -> torch.Tensor:
         "The (user index, item index) of each row of `df`, with the training classes: unknown users or items get 0 ('#na#')."
@@ -270,7 +256,6 @@ class CollabDataLoaders(DataLoaders):
 
     def _as_frame(self, items):
         "Test items as a DataFrame: a DataFrame, one row (a Series or a dict), or a list of rows or of (user, item) pairs."
-        pd = _pandas()
         if isinstance(items, pd.DataFrame): return items
         if isinstance(items, (pd.Series, dict)): items = [items]
         items = list(items)
@@ -286,7 +271,7 @@ class CollabDataLoaders(DataLoaders):
         df = self._as_frame(items)
         tensors = [self.encode(df)]
         if self.rating_name in df.columns:   # labelled rows: get_preds returns their targets too
-            y = _pandas().to_numeric(df[self.rating_name], errors='coerce').to_numpy(dtype=np.float32)
+            y = pd.to_numeric(df[self.rating_name], errors='coerce').to_numpy(dtype=np.float32)
             if np.isfinite(y).all(): tensors.append(torch.from_numpy(y)[:, None])
         dl = TensorLoader(TensorDataset(*tensors), bs=bs or self.valid_bs, **kwargs)
         dl.dls = self
@@ -320,12 +305,6 @@ class CollabDataLoaders(DataLoaders):
                 f"{n_users} users, {n_items} items, bs={self.bs})")
 
 # %% ../nbs/45_collab.ipynb #28138f99
-def _embedding(n: int, n_factors: int, std: float = 0.01) -> nn.Embedding:
-    "An embedding initialised as fastai's `Embedding`: normal, std `std`, cut at 2 std."
-    emb = nn.Embedding(n, n_factors)
-    with torch.no_grad(): emb.weight.normal_().fmod_(2).mul_(std)
-    return emb
-
 def _check_y_range(y_range) -> None:
     if y_range is None: return
     try: low, high = (float(v) for v in y_range)
@@ -334,23 +313,6 @@ def _check_y_range(y_range) -> None:
     if not low < high:
         raise ValueError(f"y_range must be (low, high) with low < high, got {tuple(y_range)}: "
                          f"swap them, e.g. y_range=({min(low, high)}, {max(low, high)})")
-
-def sigmoid_range(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
-    "A sigmoid stretched to (low, high): predictions can come close to the ends but never pass them."
-    return torch.sigmoid(x) * (high - low) + low
-
-class _SigmoidRange(nn.Module):
-    "`sigmoid_range` as a layer, to end an `nn.Sequential`."
-    def __init__(self, low: float, high: float): super().__init__(); self.low, self.high = low, high
-    def forward(self, x): return sigmoid_range(x, self.low, self.high)
-    def extra_repr(self): return f'low={self.low}, high={self.high}'
-
-def _lin_bn_drop(n_in: int, n_out: int, bn: bool, p: float, act: nn.Module | None, lin_first: bool) -> list[nn.Module]:
-    "fastai's `LinBnDrop` as a list: BatchNorm1d, Dropout, Linear (no bias next to a norm), activation; or Linear first."
-    norm = [nn.BatchNorm1d(n_out if lin_first else n_in)] if bn else []
-    drop = [nn.Dropout(p)] if p != 0 else []
-    lin = [nn.Linear(n_in, n_out, bias=not bn)] + ([act] if act is not None else [])
-    return lin + norm + drop if lin_first else norm + drop + lin
 
 class EmbeddingDotBias(nn.Module):
     "A rating as the dot product of a user's and an item's factors, plus a bias of each (fastai's dot model)."
@@ -362,8 +324,8 @@ class EmbeddingDotBias(nn.Module):
         super().__init__()
         _check_y_range(y_range)
         self.y_range = y_range
-        self.u_weight, self.i_weight = _embedding(n_users, n_factors), _embedding(n_items, n_factors)
-        self.u_bias, self.i_bias = _embedding(n_users, 1), _embedding(n_items, 1)
+        self.u_weight, self.i_weight = Embedding(n_users, n_factors), Embedding(n_items, n_factors)
+        self.u_bias, self.i_bias = Embedding(n_users, 1), Embedding(n_items, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         "Ratings of a batch of (user index, item index), shape (bs,)."
@@ -411,45 +373,16 @@ class EmbeddingDotBias(nn.Module):
         with torch.no_grad(): return layer(self._get_idx(arr, is_item).to(layer.weight.device)).cpu()
 
 # %% ../nbs/45_collab.ipynb #c520f229
-class EmbeddingNN(nn.Module):
-    "A rating from a neural net over the concatenated user and item embeddings (fastai's `TabularModel` with no continuous input)."
+class EmbeddingNN(TabularModel):
+    "A rating from a neural net over the concatenated user and item embeddings: fastai's `TabularModel` with no continuous input."
     def __init__(self, emb_szs: Sequence[tuple[int, int]], # (number of names, embedding size) for the user and the item
                  layers: Sequence[int],              # sizes of the hidden layers
-                 ps: float | Sequence[float] | None = None, # dropout of each hidden layer (None: none)
-                 embed_p: float = 0.,                # dropout on the embeddings
                  y_range: tuple[float, float] | None = None, # squash the rating into (low, high) with a sigmoid
-                 use_bn: bool = True,                # BatchNorm in the hidden layers
-                 bn_final: bool = False,             # BatchNorm on the output layer too
-                 act_cls: nn.Module = nn.ReLU(inplace=True), # activation of the hidden layers
-                 lin_first: bool = True,             # Linear, activation, BatchNorm, Dropout (False: BatchNorm, Dropout, Linear, activation)
-                ):
-        super().__init__()
+                 **kwargs):                          # more settings of `TabularModel`: ps, embed_p, use_bn, bn_final, act_cls, lin_first
         _check_y_range(y_range)
-        layers = list(layers)
-        ps = [0.] * len(layers) if ps is None else ([ps] * len(layers) if isinstance(ps, (int, float)) else list(ps))
-        if len(ps) != len(layers):
-            raise ValueError(f"ps has {len(ps)} values but there are {len(layers)} hidden layers: pass one per layer or a number")
-        self.embeds = nn.ModuleList([_embedding(n, sz) for n, sz in emb_szs])
-        self.emb_drop = nn.Dropout(embed_p)
-        sizes = [sum(sz for _, sz in emb_szs)] + layers + [1]
-        mods = []
-        for i, p in enumerate(ps + [0.]):
-            last = i == len(sizes) - 2
-            mods += _lin_bn_drop(sizes[i], sizes[i + 1], bn=use_bn and (not last or bn_final), p=p,
-                                 act=None if last else act_cls, lin_first=lin_first)
-        if y_range is not None: mods.append(_SigmoidRange(*y_range))
-        self.layers = nn.Sequential(*mods)
-
-    def forward(self, x_cat: torch.Tensor, x_cont: torch.Tensor | None = None) -> torch.Tensor:
-        "Ratings of a batch of (user index, item index), shape (bs, 1)."
-        x = torch.cat([e(x_cat[:, i]) for i, e in enumerate(self.embeds)], 1)
-        return self.layers(self.emb_drop(x))
+        super().__init__(emb_szs, n_cont=0, out_sz=1, layers=layers, y_range=y_range, **kwargs)
 
 # %% ../nbs/45_collab.ipynb #bfed717f
-def _emb_sz_rule(n_cat: int) -> int:
-    "fastai's rule of thumb for an embedding's size: min(600, round(1.6 * n_cat**0.56))."
-    return min(600, round(1.6 * n_cat ** 0.56))
-
 def collab_splitter(model: nn.Module) -> list[nn.Module]:
     "Two layer groups: the factors (embeddings), then the biases (dot model) or the layers after the embeddings (NN)."
     if isinstance(model, EmbeddingDotBias):
@@ -474,7 +407,7 @@ def collab_learner(dls: CollabDataLoaders,          # from `CollabDataLoaders.fr
     kwargs.setdefault('splitter', collab_splitter)
     if use_nn:
         sizes = emb_szs or {}
-        szs = [(len(dls.classes[n]), sizes.get(n, _emb_sz_rule(len(dls.classes[n])))) for n in list(dls.classes)[:2]]
+        szs = [(len(dls.classes[n]), sizes.get(n, emb_sz_rule(len(dls.classes[n])))) for n in list(dls.classes)[:2]]
         config = dict(config or {})
         if y_range is not None: config['y_range'] = y_range
         model = EmbeddingNN(szs, layers=[n_factors] if layers is None else layers, **config)

@@ -14,18 +14,14 @@ from torch.utils.data import TensorDataset
 from ..data import TensorLoader
 from ..learner import Learner
 from ..predictions import get_preds
-from ..vision.learner import SigmoidRange, _lin_bn_drop
+from ..layers import SigmoidRange, lin_bn_drop, Embedding, emb_sz_rule
 from .core import pd, TabularPandas, TabularDataLoaders, _display
 
 # %% auto #0
-__all__ = ['emb_sz_rule', 'get_emb_sz', 'Embedding', 'TabularModel', 'tabular_splitter', 'tabular_config', 'TabularLearner',
-           'tabular_learner', 'get_embeddings', 'embed_categoricals', 'emb_pca', 'plot_emb_pca']
+__all__ = ['get_emb_sz', 'TabularModel', 'tabular_splitter', 'tabular_config', 'TabularLearner', 'tabular_learner',
+           'get_embeddings', 'embed_categoricals', 'emb_pca', 'plot_emb_pca']
 
 # %% ../../nbs/41_tabular_learner.ipynb #4cacd50c
-def emb_sz_rule(n_cat: int) -> int:
-    "fastai's rule of thumb for the size of an embedding of `n_cat` categories: min(600, round(1.6 * n_cat**0.56))."
-    return int(min(600, round(1.6 * n_cat**0.56)))
-
 def get_emb_sz(to,                            # a TabularPandas or TabularDataLoaders (anything with `cat_names` and `classes`)
                sz_dict: dict | None = None,   # sizes chosen by hand for some columns, e.g. {'Store': 10}
               ) -> list[tuple[int, int]]:
@@ -42,16 +38,6 @@ def get_emb_sz(to,                            # a TabularPandas or TabularDataLo
     return out
 
 # %% ../../nbs/41_tabular_learner.ipynb #9d86ae20
-def _trunc_normal_(w: torch.Tensor, std: float = 0.01) -> torch.Tensor:
-    "fastai's embedding init: a normal of std `std`, folded into two standard deviations."
-    with torch.no_grad(): return w.normal_().fmod_(2).mul_(std)
-
-class Embedding(nn.Embedding):
-    "An `nn.Embedding` initialised as fastai's: truncated normal, std 0.01."
-    def __init__(self, ni: int, nf: int, std: float = 0.01):
-        super().__init__(ni, nf)
-        _trunc_normal_(self.weight, std)
-
 class TabularModel(nn.Module):
     "fastai's model for tables: an embedding per categorical column, BatchNorm on the continuous ones, then linear blocks."
     def __init__(self, emb_szs: Sequence[tuple[int, int]],  # (categories, size) of each categorical column's embedding
@@ -78,7 +64,7 @@ class TabularModel(nn.Module):
         self.n_emb, self.n_cont = sum(e.embedding_dim for e in self.embeds), n_cont
         sizes = [self.n_emb + n_cont] + layers + [out_sz]
         actns = [act_cls] * (len(sizes) - 2) + [None]
-        blocks = [nn.Sequential(*_lin_bn_drop(sizes[i], sizes[i + 1], bn=use_bn and (i != len(actns) - 1 or bn_final),
+        blocks = [nn.Sequential(*lin_bn_drop(sizes[i], sizes[i + 1], bn=use_bn and (i != len(actns) - 1 or bn_final),
                                                p=p, act=a, lin_first=lin_first))
                   for i, (p, a) in enumerate(zip(ps + [0.], actns))]
         if y_range is not None: blocks.append(SigmoidRange(*y_range))
