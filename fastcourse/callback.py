@@ -4,15 +4,18 @@
 
 # %% ../nbs/03a_callback.ipynb #a4f68e13
 from __future__ import annotations
-import time
+import math, re, time
 from typing import Callable, Sequence
 import torch
+import torch.nn.functional as F
 from .format import format_epoch_row
+from .layers import flatten_check
 
 # %% auto #0
-__all__ = ['events', 'CancelFitException', 'CancelEpochException', 'CancelTrainException', 'CancelValidException',
-           'CancelBatchException', 'CancelBackwardException', 'CancelStepException', 'Callback', 'accuracy',
-           'error_rate', 'get_mom', 'get_hyper', 'set_hyper', 'Recorder', 'metric_name', 'MetricsCB', 'ProgressCB',
+__all__ = ['events', 'rmse', 'exp_rmspe', 'CancelFitException', 'CancelEpochException', 'CancelTrainException',
+           'CancelValidException', 'CancelBatchException', 'CancelBackwardException', 'CancelStepException', 'Callback',
+           'accuracy', 'error_rate', 'mse', 'mae', 'msle', 'Metric', 'AvgMetric', 'AvgLoss', 'Perplexity',
+           'AccumMetric', 'metric_name', 'get_mom', 'get_hyper', 'set_hyper', 'Recorder', 'MetricsCB', 'ProgressCB',
            'ParamScheduler', 'SnapshotCB', 'callback_states', 'load_callback_states']
 
 # %% ../nbs/03a_callback.ipynb #1240935e
@@ -42,6 +45,102 @@ def accuracy(preds: torch.Tensor, targs: torch.Tensor) -> torch.Tensor:
 def error_rate(preds: torch.Tensor, targs: torch.Tensor) -> torch.Tensor:
     "1 - accuracy."
     return 1 - accuracy(preds, targs)
+
+def mse(inp: torch.Tensor, targ: torch.Tensor) -> torch.Tensor:
+    "Mean squared error."
+    return F.mse_loss(*flatten_check(inp.float(), targ.float()))
+
+def mae(inp: torch.Tensor, targ: torch.Tensor) -> torch.Tensor:
+    "Mean absolute error."
+    inp, targ = flatten_check(inp.float(), targ.float())
+    return (inp - targ).abs().mean()
+
+def msle(inp: torch.Tensor, targ: torch.Tensor) -> torch.Tensor:
+    "Mean squared logarithmic error (of `log(1 + x)`)."
+    inp, targ = flatten_check(inp.float(), targ.float())
+    return F.mse_loss(torch.log1p(inp), torch.log1p(targ))
+
+# %% ../nbs/03a_callback.ipynb #0e5397d9
+def _snake(name: str) -> str: return re.sub(r'(?<!^)(?=[A-Z])', '_', name).lower()
+
+class Metric:
+    "A metric over the whole validation set (fastai's protocol): `reset()`, then `accumulate(learn)` per batch, then `value`."
+    def reset(self): pass
+    def accumulate(self, learn): pass
+    @property
+    def value(self): raise NotImplementedError
+    @property
+    def name(self) -> str: return _snake(type(self).__name__)
+
+class AvgMetric(Metric):
+    "The mean of `func(preds, *targs)` over the batches, weighted by batch size: what a plain metric function gets."
+    def __init__(self, func: Callable): self.func = func
+    def reset(self): self.total, self.count = 0., 0
+    def accumulate(self, learn):
+        n = learn.batch_size
+        self.total += float(self.func(learn.pred, *learn.yb)) * n; self.count += n
+    @property
+    def value(self): return self.total / self.count if self.count else None
+    @property
+    def name(self) -> str: return metric_name(self.func)
+
+class AvgLoss(Metric):
+    "The mean of the loss over the batches, weighted by batch size."
+    def reset(self): self.total, self.count = 0., 0
+    def accumulate(self, learn):
+        n = learn.batch_size
+        self.total += learn.loss_value * n; self.count += n
+    @property
+    def value(self): return self.total / self.count if self.count else None
+    @property
+    def name(self) -> str: return 'loss'
+
+class Perplexity(AvgLoss):
+    "The exponential of the mean (cross-entropy) loss: how many words a language model hesitates between."
+    @property
+    def value(self):
+        v = super().value
+        return None if v is None else math.exp(v)
+    @property
+    def name(self) -> str: return 'perplexity'
+
+class AccumMetric(Metric):
+    "`func` applied once to all the predictions and targets of the set, concatenated (an RMSE is not a mean of batch RMSEs)."
+    def __init__(self, func: Callable,               # func(preds, targs) -> number, on the whole set
+                 dim_argmax: int | None = None,      # take the argmax of the predictions along this dim first
+                 activation: str | None = None,      # 'softmax' or 'sigmoid' on the predictions first (None: as they are)
+                 flatten: bool = True,               # flatten predictions and targets (checking they match) before `func`
+                 name: str | None = None):           # the column name (default: the function's)
+        if activation not in (None, 'softmax', 'sigmoid'):
+            raise ValueError(f"activation must be None, 'softmax' or 'sigmoid', got {activation!r}")
+        self.func, self.dim_argmax, self.activation, self.flatten, self._name = func, dim_argmax, activation, flatten, name
+    def reset(self): self.preds, self.targs = [], []
+    def accumulate(self, learn):
+        pred, targ = learn.pred.detach(), learn.yb[0].detach()
+        if self.activation == 'softmax': pred = pred.softmax(dim=-1)
+        elif self.activation == 'sigmoid': pred = pred.sigmoid()
+        if self.dim_argmax is not None: pred = pred.argmax(dim=self.dim_argmax)
+        if self.flatten: pred, targ = flatten_check(pred, targ)
+        self.preds.append(pred); self.targs.append(targ)
+    @property
+    def value(self):
+        if not self.preds: return None
+        return float(self.func(torch.cat(self.preds), torch.cat(self.targs)))
+    @property
+    def name(self) -> str: return self._name or metric_name(self.func)
+
+def _rmse(inp, targ): return torch.sqrt(mse(inp, targ))
+rmse = AccumMetric(_rmse, name='rmse')   # root mean squared error over the whole set
+
+def _exp_rmspe(inp, targ):
+    inp, targ = flatten_check(torch.exp(inp.float()), torch.exp(targ.float()))
+    return torch.sqrt(((targ - inp) / targ).pow(2).mean())
+exp_rmspe = AccumMetric(_exp_rmspe, name='exp_rmspe')   # root mean squared percentage error of exp(preds) (log targets)
+
+def metric_name(m) -> str:
+    "The column name of a metric (or loss): a `Metric`'s `name`, else its function or class name."
+    if isinstance(m, Metric): return m.name
+    return getattr(m, '__name__', type(m).__name__)
 
 # %% ../nbs/03a_callback.ipynb #1fe99417
 def get_mom(pg: dict) -> float | None:
@@ -155,25 +254,19 @@ class Recorder(Callback):
             raise ValueError("there is no lr_find result yet: run learn.lr_find() first")
         return self.learn.lr_find_result.plot(**kwargs)
 
-def metric_name(m) -> str:
-    "The column name of a metric (or loss): its function or class name."
-    return getattr(m, '__name__', type(m).__name__)
-
 # %% ../nbs/03a_callback.ipynb #d1302cab
 class MetricsCB(Callback):
-    "Average the validation loss and `learn.metrics` over the validation set; `results` is [valid_loss, *metrics]."
+    "The validation loss and `learn.metrics` over the whole validation set; `results` is [valid_loss, *metrics]."
     order = 40
-    def before_epoch(self): self.results, self._n = None, 0
-    def before_validate(self): self._sums, self._n = [0.] * (1 + len(self.learn.metrics)), 0
+    def before_epoch(self): self.results = None
+    def before_validate(self):
+        self.metrics = [AvgLoss()] + [m if isinstance(m, Metric) else AvgMetric(m) for m in self.learn.metrics]
+        for m in self.metrics: m.reset()
     def after_batch(self):
-        learn = self.learn
-        if learn.training: return
-        n = learn.batch_size
-        self._sums[0] += learn.loss_value * n
-        for i, m in enumerate(learn.metrics, 1): self._sums[i] += float(m(learn.pred, *learn.yb)) * n
-        self._n += n
+        if self.learn.training: return
+        for m in self.metrics: m.accumulate(self.learn)
     def after_validate(self):
-        if self._n: self.results = [s / self._n for s in self._sums]
+        if self.metrics[0].count: self.results = [m.value for m in self.metrics]
 
 # %% ../nbs/03a_callback.ipynb #386ecb3b
 class ProgressCB(Callback):
