@@ -359,12 +359,13 @@ class ConvLearner(Learner):
     def lr_find(self, start_lr: float = 1e-5,   # lr of the first batch
                 end_lr: float = 10.,            # lr the sweep ends at (it stops earlier if the loss diverges)
                 wds=None, linear: bool = False, **kwargs):
-        "0.7's `lr_find`: one epoch of batches (at least 5) with the lr growing exponentially; then `learn.sched.plot()`."
+        "0.7's `lr_find`: one epoch of batches (at least 5), the lr growing exponentially, stopping if the loss diverges (sweeps of 20 batches or more); then `learn.sched.plot()`."
         if wds is not None or linear:
             raise ValueError("lr_find's wds and linear are not mapped by fastcourse.classic: set learn.wd, or use fastcourse.lr_find.lr_find")
         with self._fit_setup('lr_find'):
             if kwargs: return Learner.lr_find(self, start_lr, end_lr, **kwargs)   # fastcourse's arguments (num_it, ...)
-            return Learner.lr_find(self, start_lr, end_lr, num_it=max(len(self.dls.train), 5), show_plot=False)
+            num_it = max(len(self.dls.train), 5)   # one epoch; fastcourse needs 5 points
+            return Learner.lr_find(self, start_lr, end_lr, num_it=num_it, stop_div=num_it >= 20, show_plot=False)
 
     @property
     def sched(self) -> Sched:
