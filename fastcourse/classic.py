@@ -4,7 +4,7 @@
 
 # %% ../nbs/60_classic.ipynb #c1a50004
 from __future__ import annotations
-import contextlib, copy, csv, math, numbers
+import contextlib, copy, csv, math
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -25,10 +25,10 @@ from .vision.learner import vision_learner
 from .vision.precompute import Precompute
 
 # %% auto #0
-__all__ = ['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnext50', 'resnext101', 'vgg16', 'vgg19', 'dn121',
-           'dn169', 'RandomFlip', 'accuracy_np', 'accuracy', 'RandomRotate', 'RandomLighting', 'RandomDihedral',
-           'CropType', 'ClassicTfms', 'tfms_from_stats', 'tfms_from_model', 'get_cv_idxs', 'ImageClassifierData',
-           'Sched', 'ConvLearner', 'np', 'transforms_side_on', 'transforms_top_down', 'imagenet_stats']
+__all__ = ['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnext50', 'vgg16', 'vgg19', 'dn121', 'dn169',
+           'RandomFlip', 'accuracy_np', 'accuracy', 'RandomRotate', 'RandomLighting', 'RandomDihedral', 'CropType',
+           'ClassicTfms', 'tfms_from_stats', 'tfms_from_model', 'get_cv_idxs', 'ImageClassifierData', 'Sched',
+           'ConvLearner', 'np', 'transforms_side_on', 'transforms_top_down', 'imagenet_stats']
 
 # %% ../nbs/60_classic.ipynb #c1a50006
 _all_ = ['np', 'transforms_side_on', 'transforms_top_down', 'imagenet_stats']
@@ -36,7 +36,6 @@ _all_ = ['np', 'transforms_side_on', 'transforms_top_down', 'imagenet_stats']
 resnet18, resnet34, resnet50, resnet101, resnet152 = (torchvision.models.resnet18, torchvision.models.resnet34,
     torchvision.models.resnet50, torchvision.models.resnet101, torchvision.models.resnet152)
 resnext50 = torchvision.models.resnext50_32x4d     # 0.7 shipped its own copy of the same network (resnext_50_32x4d)
-resnext101 = torchvision.models.resnext101_32x8d   # 0.7's resnext101 was 32x4d, which torchvision does not have
 vgg16, vgg19 = torchvision.models.vgg16_bn, torchvision.models.vgg19_bn   # 0.7's vgg16 was vgg16_bn's conv layers
 dn121, dn169 = torchvision.models.densenet121, torchvision.models.densenet169
 
