@@ -9,6 +9,7 @@ import cloudpickle
 from pathlib import Path
 from collections.abc import Mapping
 import torch
+from .core import rank_distrib, distrib_barrier
 from .callback import callback_states, load_callback_states
 
 # %% auto #0
@@ -44,12 +45,16 @@ def save(learn, file: str | Path,         # a name (saved under path/model_dir) 
          with_opt: bool = True,           # also save the optimizer state
          pickle_protocol: int = 2,        # as torch.save's
         ) -> Path:
-    "Save the model (and optimizer) state atomically; returns the file."
-    state = {'model': learn.model.state_dict()}
-    if with_opt and learn.opt is not None:
-        state['opt'] = learn.opt.state_dict()
-        if cb_states := callback_states(learn): state['cbs'] = cb_states
-    return atomic_save(state, checkpoint_file(learn, file), pickle_protocol=pickle_protocol)
+    "Save the model (and optimizer) state atomically; returns the file. In distributed training rank 0 writes, the others wait."
+    file = checkpoint_file(learn, file)
+    if rank_distrib() == 0:
+        state = {'model': learn.model.state_dict()}
+        if with_opt and learn.opt is not None:
+            state['opt'] = learn.opt.state_dict()
+            if cb_states := callback_states(learn): state['cbs'] = cb_states
+        atomic_save(state, file, pickle_protocol=pickle_protocol)
+    distrib_barrier()   # the file is whole before any process reads it
+    return file
 
 # %% ../nbs/04c_saving.ipynb #ff18386c
 def _sniff(file: Path) -> str:
@@ -143,6 +148,7 @@ def export(learn, fname: str | Path = 'export.pkl', # a name (under learn.path) 
            pickle_module=cloudpickle, pickle_protocol: int = 2) -> Path:
     "Save the whole learner for inference (model, loss, data transforms and vocab; no training data or optimizer state)."
     file = Path(fname) if Path(fname).is_absolute() else Path(learn.path) / fname
+    if rank_distrib() != 0: distrib_barrier(); return file   # in distributed training rank 0 writes
     dls, opt, dl = learn.dls, learn.opt, getattr(learn, 'dl', None)
     new_empty = getattr(dls, 'new_empty', None)
     learn.dls, learn.opt, learn.dl = (new_empty() if new_empty is not None else dls), None, None   # no data, no live loader
@@ -151,7 +157,9 @@ def export(learn, fname: str | Path = 'export.pkl', # a name (under learn.path) 
         raise ValueError(f"the learner could not be exported to {file}: {e}. Everything it holds (the model, the loss, "
                          "the splitter, metrics and callbacks) must be picklable: remove what cannot be (an open file, a "
                          "generator, a lock), e.g. learn.remove_cb(cb) for a callback that holds one, then export again") from None
-    finally: learn.dls, learn.opt, learn.dl = dls, opt, dl
+    finally:
+        learn.dls, learn.opt, learn.dl = dls, opt, dl
+        distrib_barrier()
     return file
 
 def load_learner(fname: str | Path,     # a file written by `learn.export`
