@@ -14,7 +14,7 @@ from torch.utils.data import DistributedSampler, IterableDataset
 from .core import rank_distrib, num_distrib, distrib_barrier
 from .callback import Callback, ProgressCB
 from .data import Loader, DatasetLoader
-from .everyday import CSVLogger
+from .everyday import CSVLogger, in_lr_find
 from .learner import Learner
 
 _all_ = ['rank_distrib', 'num_distrib', 'distrib_barrier']   # fastai has them here too (from torch_core)
@@ -99,6 +99,7 @@ def setup_distrib(gpu: int | None = None,       # the GPU of this process (None:
                  ) -> int | None:
     "Join the process group the launcher described (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT); returns the GPU used, or None."
     rank, world, local = _check_env()
+    if world == 1 and not dist.is_initialized(): return None   # one process: nothing to join, no device chosen
     if gpu is None and torch.cuda.is_available(): gpu = local % torch.cuda.device_count()
     if gpu is not None: torch.cuda.set_device(int(gpu))
     if world > 1 and not dist.is_initialized():
@@ -182,15 +183,28 @@ class DistributedDL(Loader):
     def gather(self, t, start: int = 0):
         "Every process's `t` (items `start`... of each shard; tensors, or tuples of them), in the set's order, without padding."
         if t is None or self.world_size == 1: return t
-        return _map_tensors(lambda x: self._gather(x, start), t)
+        leaves = []
+        _map_tensors(leaves.append, t)
+        if not leaves: return t
+        gathered = iter(self._gather(leaves, start))
+        return _map_tensors(lambda x: next(gathered), t)
 
-    def _gather(self, t: torch.Tensor, start: int) -> torch.Tensor:
-        dev = t.device
-        if dist.get_backend() == 'nccl' and dev.type != 'cuda': t = t.to(torch.device('cuda', torch.cuda.current_device()))
-        parts = [torch.empty_like(t) for _ in range(self.world_size)]
-        dist.all_gather(parts, t.contiguous())
-        out = torch.stack(parts, 1).reshape(-1, *t.shape[1:])   # item k of rank r is item (start + k) * world + r
-        return out[:max(0, self.n - start * self.world_size)].to(dev)
+    def _gather(self, ts: list[torch.Tensor], start: int) -> list[torch.Tensor]:
+        "One `all_gather` for all of `ts`: their bytes side by side, taken apart again after."
+        dev = ts[0].device
+        comm = torch.device('cuda', torch.cuda.current_device()) if dist.get_backend() == 'nccl' else dev
+        flat = torch.cat([t.detach().contiguous().reshape(-1).view(torch.uint8).to(comm) for t in ts])
+        parts = torch.empty(self.world_size * flat.numel(), dtype=torch.uint8, device=comm)
+        dist.all_gather_into_tensor(parts, flat)
+        parts = parts.view(self.world_size, -1)
+        out, offset, keep = [], 0, max(0, self.n - start * self.world_size)
+        for t in ts:
+            nbytes = t.numel() * t.element_size()
+            x = parts[:, offset:offset + nbytes].contiguous().view(t.dtype).reshape(self.world_size, *t.shape)
+            offset += nbytes
+            x = x.transpose(0, 1).reshape(-1, *t.shape[1:])   # item k of rank r is item (start + k) * world + r
+            out.append(x[:keep].to(t.device))
+        return out
 
     def __reduce__(self): return (_unsharded, (self.dl,))   # pickled (`learn.export`) as the loader it shards
     def __repr__(self): return f"DistributedDL({self.dl!r}, rank {self.rank} of {self.world_size})"
@@ -216,16 +230,38 @@ def _unused_msg(names: list[str]) -> str:
             "or freeze them (requires_grad_(False)) if the model never uses them")
 
 class _GlobalMeanLoss:
-    "The loss of this process's batch, shifted by a constant so that its value is the mean over all processes (its gradient is unchanged)."
-    def __init__(self, loss_func: Callable, world_size: int):
-        self.loss_func, self.world_size, self.mean = loss_func, world_size, None
+    "The loss of this process's batch and, through `result()`, its mean over all processes (one `all_reduce`)."
+    def __init__(self, loss_func: Callable, world_size: int,
+                 lockstep: bool = False):   # wait for the mean, and give the loss its value: every process sees the same number at once
+        self.loss_func, self.world_size, self.lockstep = loss_func, world_size, lockstep
+        self._sum, self._work, self._mean = None, None, None
+
     def __call__(self, *args, **kwargs):
         loss = self.loss_func(*args, **kwargs)
+        self._work, self._mean = None, None
         if not isinstance(loss, torch.Tensor) or loss.ndim != 0: return loss   # the learner explains what is wrong
-        mean = loss.detach().float().clone()
-        dist.all_reduce(mean)
-        self.mean = mean.item() / self.world_size
-        return loss + (mean / self.world_size - loss.detach()).to(loss.dtype)
+        self._sum = loss.detach().float().reshape(1).clone()
+        if not self.lockstep:   # the sum travels while backward runs; `result()` waits for it
+            self._work = dist.all_reduce(self._sum, async_op=True)
+            return loss
+        dist.all_reduce(self._sum)
+        mean = self._sum / self.world_size
+        return loss + (mean.reshape(()) - loss.detach()).to(loss.dtype)   # the value is the mean, the gradient this process's
+
+    def result(self) -> float | None:
+        "The mean of the last batch's loss over the processes (None if there was none)."
+        if self._work is not None: self._work.wait(); self._work = None
+        if self._sum is not None and self._mean is None: self._mean = self._sum.item() / self.world_size
+        return self._mean
+
+def _broadcast_buffers(model: nn.Module) -> None:
+    "Copy rank 0's buffers (BatchNorm's running statistics...) to every process: one broadcast per dtype."
+    by_dtype = {}
+    for b in model.buffers(): by_dtype.setdefault(b.dtype, []).append(b)
+    for bufs in by_dtype.values():
+        flat = torch.cat([b.reshape(-1) for b in bufs])
+        dist.broadcast(flat, 0)
+        for b, v in zip(bufs, flat.split([b.numel() for b in bufs])): b.copy_(v.view_as(b))
 
 def _is_rank0_only(cb) -> bool:
     "Callbacks that show or write something: only rank 0 runs them."
@@ -278,7 +314,7 @@ class DistributedTrainer(Callback):
         learn.train_iter = learn.epoch * len(learn.dls.train)
         for dl in (learn.dls.train, learn.dls.valid):  # one shuffle seed for all processes, new each fit
             if isinstance(dl, DistributedDL) and dl.shuffle:
-                seed = torch.randint(0, 2**31 - 1, (1,), dtype=torch.int64)
+                seed = torch.randint(0, 2**31 - 1, (1,), dtype=torch.int64).to(learn.device)   # NCCL sends GPU tensors
                 dist.broadcast(seed, 0)
                 dl.sampler.seed = int(seed)
         self.module = learn.model
@@ -292,12 +328,17 @@ class DistributedTrainer(Callback):
 
     def before_train(self):
         self._loss_func = self.learn.loss_func
-        self.learn.loss_func = _GlobalMeanLoss(self._loss_func, self.world_size)
+        self.learn.loss_func = _GlobalMeanLoss(self._loss_func, self.world_size, lockstep=in_lr_find(self.learn))
 
     def after_loss(self):
         lf = self.learn.loss_func
-        if self.learn.training and isinstance(lf, _GlobalMeanLoss) and lf.mean is not None:
-            self.learn.loss_value = lf.mean    # the same float on every process: same table, same lr_find stop
+        if self.learn.training and isinstance(lf, _GlobalMeanLoss) and lf.lockstep and lf.result() is not None:
+            self.learn.loss_value = lf.result()    # lr_find: the same float on every process before anyone reads it
+
+    def after_batch(self):
+        lf = self.learn.loss_func
+        if self.learn.training and isinstance(lf, _GlobalMeanLoss) and lf.result() is not None:
+            self.learn.loss_value = lf.result()    # the same float on every process: same table, same Recorder
 
     def after_backward(self):
         if self._checked: return
@@ -320,8 +361,7 @@ class DistributedTrainer(Callback):
     def after_fit(self):
         self._restore_loss()
         if isinstance(self.learn.model, _DDP):
-            if sys.exc_info()[0] is None:   # the same buffers (BatchNorm statistics) everywhere: rank 0's
-                for b in self.module.buffers(): dist.broadcast(b, 0)
+            if sys.exc_info()[0] is None: _broadcast_buffers(self.module)   # the same BatchNorm statistics everywhere
             self.learn.model = self.module
 
 # %% ../nbs/50_distributed.ipynb #b3b19d00

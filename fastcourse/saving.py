@@ -45,16 +45,14 @@ def save(learn, file: str | Path,         # a name (saved under path/model_dir) 
          with_opt: bool = True,           # also save the optimizer state
          pickle_protocol: int = 2,        # as torch.save's
         ) -> Path:
-    "Save the model (and optimizer) state atomically; returns the file. In distributed training rank 0 writes, the others wait."
+    "Save the model (and optimizer) state atomically; returns the file. In distributed training only rank 0 writes."
     file = checkpoint_file(learn, file)
-    if rank_distrib() == 0:
-        state = {'model': learn.model.state_dict()}
-        if with_opt and learn.opt is not None:
-            state['opt'] = learn.opt.state_dict()
-            if cb_states := callback_states(learn): state['cbs'] = cb_states
-        atomic_save(state, file, pickle_protocol=pickle_protocol)
-    distrib_barrier()   # the file is whole before any process reads it
-    return file
+    if rank_distrib() != 0: return file   # in distributed training rank 0 writes (`load` waits for it), as in fastai
+    state = {'model': learn.model.state_dict()}
+    if with_opt and learn.opt is not None:
+        state['opt'] = learn.opt.state_dict()
+        if cb_states := callback_states(learn): state['cbs'] = cb_states
+    return atomic_save(state, file, pickle_protocol=pickle_protocol)
 
 # %% ../nbs/04c_saving.ipynb #ff18386c
 def _sniff(file: Path) -> str:
@@ -129,6 +127,7 @@ def load(learn, file: str | Path,         # a name (under path/model_dir) or a f
         ):
     "Load model (and optimizer) state saved by `save`: all of it or, when anything does not fit, none of it."
     file = checkpoint_file(learn, file)
+    distrib_barrier()   # in distributed training: until rank 0 has saved, as in fastai
     state = read_checkpoint(file, device if device is not None else learn.device)
     problems = checkpoint_mismatch(learn, state, with_opt, strict)
     if problems:
@@ -148,7 +147,7 @@ def export(learn, fname: str | Path = 'export.pkl', # a name (under learn.path) 
            pickle_module=cloudpickle, pickle_protocol: int = 2) -> Path:
     "Save the whole learner for inference (model, loss, data transforms and vocab; no training data or optimizer state)."
     file = Path(fname) if Path(fname).is_absolute() else Path(learn.path) / fname
-    if rank_distrib() != 0: distrib_barrier(); return file   # in distributed training rank 0 writes
+    if rank_distrib() != 0: return file   # in distributed training rank 0 writes, as in fastai
     dls, opt, dl = learn.dls, learn.opt, getattr(learn, 'dl', None)
     new_empty = getattr(dls, 'new_empty', None)
     learn.dls, learn.opt, learn.dl = (new_empty() if new_empty is not None else dls), None, None   # no data, no live loader
@@ -157,9 +156,7 @@ def export(learn, fname: str | Path = 'export.pkl', # a name (under learn.path) 
         raise ValueError(f"the learner could not be exported to {file}: {e}. Everything it holds (the model, the loss, "
                          "the splitter, metrics and callbacks) must be picklable: remove what cannot be (an open file, a "
                          "generator, a lock), e.g. learn.remove_cb(cb) for a callback that holds one, then export again") from None
-    finally:
-        learn.dls, learn.opt, learn.dl = dls, opt, dl
-        distrib_barrier()
+    finally: learn.dls, learn.opt, learn.dl = dls, opt, dl
     return file
 
 def load_learner(fname: str | Path,     # a file written by `learn.export`

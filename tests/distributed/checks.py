@@ -8,7 +8,7 @@ import torch.distributed as dist
 from torch import nn
 from common import log, make_learner, mlp, BNNet, state, all_equal_across_ranks
 import fastcourse.saving
-from fastcourse.core import rank_distrib, num_distrib
+from fastcourse.core import rank_distrib, num_distrib, distrib_barrier
 from fastcourse.callback import accuracy, AccumMetric, ProgressCB, Callback, CancelTrainException
 from fastcourse.distributed import DistributedDL, setup_distrib
 import fastcourse.distributed  # adds learn.distrib_ctx
@@ -99,6 +99,7 @@ def check_save(tmp):
     sd = torch.load(f, weights_only=True)['model']
     assert all(not k.startswith('module.') for k in sd), list(sd)   # plain weights, not DDP's
     assert sorted(p.name for p in f.parent.iterdir()) == ['dist_model.pth'], list(f.parent.iterdir())
+    distrib_barrier()   # export writes on rank 0 and returns at once elsewhere, as in fastai
     exported = fastcourse.saving.load_learner(f.parent.parent / 'dist_export.pkl')
     assert not isinstance(exported.dls.train, DistributedDL)
 
