@@ -194,9 +194,9 @@ class DistributedDL(Loader):
         dev = ts[0].device
         comm = torch.device('cuda', torch.cuda.current_device()) if dist.get_backend() == 'nccl' else dev
         flat = torch.cat([t.detach().contiguous().reshape(-1).view(torch.uint8).to(comm) for t in ts])
-        parts = torch.empty(self.world_size * flat.numel(), dtype=torch.uint8, device=comm)
-        dist.all_gather_into_tensor(parts, flat)
-        parts = parts.view(self.world_size, -1)
+        parts = [torch.empty_like(flat) for _ in range(self.world_size)]
+        dist.all_gather(parts, flat)
+        parts = torch.stack(parts)
         out, offset, keep = [], 0, max(0, self.n - start * self.world_size)
         for t in ts:
             nbytes = t.numel() * t.element_size()
@@ -230,29 +230,24 @@ def _unused_msg(names: list[str]) -> str:
             "or freeze them (requires_grad_(False)) if the model never uses them")
 
 class _GlobalMeanLoss:
-    "The loss of this process's batch and, through `result()`, its mean over all processes (one `all_reduce`)."
-    def __init__(self, loss_func: Callable, world_size: int,
-                 lockstep: bool = False):   # wait for the mean, and give the loss its value: every process sees the same number at once
-        self.loss_func, self.world_size, self.lockstep = loss_func, world_size, lockstep
-        self._sum, self._work, self._mean = None, None, None
-
+    "The loss of this process's batch, shifted by a constant so that its value is the mean over all processes (its gradient is unchanged)."
+    def __init__(self, loss_func: Callable, world_size: int):
+        self.loss_func, self.world_size, self.mean = loss_func, world_size, None
     def __call__(self, *args, **kwargs):
         loss = self.loss_func(*args, **kwargs)
-        self._work, self._mean = None, None
+        self.mean = None
         if not isinstance(loss, torch.Tensor) or loss.ndim != 0: return loss   # the learner explains what is wrong
-        self._sum = loss.detach().float().reshape(1).clone()
-        if not self.lockstep:   # the sum travels while backward runs; `result()` waits for it
-            self._work = dist.all_reduce(self._sum, async_op=True)
-            return loss
-        dist.all_reduce(self._sum)
-        mean = self._sum / self.world_size
-        return loss + (mean.reshape(()) - loss.detach()).to(loss.dtype)   # the value is the mean, the gradient this process's
+        mean = loss.detach().float().reshape(1).clone()
+        dist.all_reduce(mean)
+        mean /= self.world_size
+        self.mean = mean.item()
+        return loss + (mean.reshape(()) - loss.detach()).to(loss.dtype)
 
-    def result(self) -> float | None:
-        "The mean of the last batch's loss over the processes (None if there was none)."
-        if self._work is not None: self._work.wait(); self._work = None
-        if self._sum is not None and self._mean is None: self._mean = self._sum.item() / self.world_size
-        return self._mean
+def _mean_over_processes(value: float, device) -> float:
+    "The mean of `value` over the processes: the same float on each."
+    t = torch.tensor([value], dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return t.item() / dist.get_world_size()
 
 def _broadcast_buffers(model: nn.Module) -> None:
     "Copy rank 0's buffers (BatchNorm's running statistics...) to every process: one broadcast per dtype."
@@ -327,18 +322,19 @@ class DistributedTrainer(Callback):
             if isinstance(dl, DistributedDL): dl.set_epoch(self.learn.epoch)
 
     def before_train(self):
-        self._loss_func = self.learn.loss_func
-        self.learn.loss_func = _GlobalMeanLoss(self._loss_func, self.world_size, lockstep=in_lr_find(self.learn))
+        if not in_lr_find(self.learn): return
+        self._loss_func = self.learn.loss_func   # lr_find: every process sees the loss of the global batch, at once
+        self.learn.loss_func = _GlobalMeanLoss(self._loss_func, self.world_size)
 
     def after_loss(self):
         lf = self.learn.loss_func
-        if self.learn.training and isinstance(lf, _GlobalMeanLoss) and lf.lockstep and lf.result() is not None:
-            self.learn.loss_value = lf.result()    # lr_find: the same float on every process before anyone reads it
+        if self.learn.training and isinstance(lf, _GlobalMeanLoss) and lf.mean is not None:
+            self.learn.loss_value = lf.mean      # the same float on every process: same curve, same stop
 
-    def after_batch(self):
-        lf = self.learn.loss_func
-        if self.learn.training and isinstance(lf, _GlobalMeanLoss) and lf.result() is not None:
-            self.learn.loss_value = lf.result()    # the same float on every process: same table, same Recorder
+    def after_epoch(self):
+        rec = self.learn.recorder                # the train_loss of the table: the mean of the processes' smoothed losses,
+        if rec is not None and rec.smooth_loss is not None:   # which is the smoothed loss of the global batches (smoothing is linear)
+            rec.smooth_loss = _mean_over_processes(rec.smooth_loss, self.learn.device)
 
     def after_backward(self):
         if self._checked: return
@@ -355,7 +351,7 @@ class DistributedTrainer(Callback):
         learn = self.learn
         if learn.training or not isinstance(learn.dl, DistributedDL): return
         start = learn.dl.start   # the whole batch of every process, in order, each item once
-        learn.pred, learn.yb = learn.dl.gather(learn.pred, start), learn.dl.gather(learn.yb, start)
+        learn.pred, learn.yb = learn.dl.gather((learn.pred, learn.yb), start)   # one all_gather for both
         learn.batch_size = len(learn.yb[0]) if learn.yb else len(learn.pred)
 
     def after_fit(self):

@@ -54,9 +54,10 @@ def check_same_as_one_process():
         learn.fit(2, 1e-2)
     for k, v in state(ref).items():
         assert torch.allclose(v, state(learn)[k], atol=1e-5), f"{k} differs from the 1-process run"
-    # the training loss recorded is the mean over the processes: the same on each, and close to the 1-process one
-    assert all_equal_across_ranks({'l': torch.tensor(learn.recorder.raw_losses)})
-    assert torch.allclose(torch.tensor(learn.recorder.raw_losses), torch.tensor(ref.recorder.raw_losses), atol=1e-5)
+    # the table (train_loss, valid_loss, accuracy) is the same on each process, and that of the 1-process run
+    values = torch.tensor(learn.recorder.values, dtype=torch.float64)
+    assert all_equal_across_ranks({'v': values}), "the processes' tables differ"
+    assert torch.allclose(values, torch.tensor(ref.recorder.values, dtype=torch.float64), atol=1e-5), (values, ref.recorder.values)
 
 class ValidOnly(Callback):
     "Skip training: a fit that only validates (the metrics of the model as it is)."
