@@ -9,6 +9,7 @@ __all__ = []
 from .core import *
 from .data import *
 from .format import *
+from .layers import *
 from .schedule import *
 from .layer_groups import *
 from .callback import *
@@ -39,8 +40,32 @@ from .label_smoothing import *
 from .optimizer import *
 from .mixed_precision import *
 from .widgets.show_graph import *
+from .text.core import *
+from .text.data import *
 import importlib as _importlib
-_module_names = ('core data format schedule layer_groups callback learner fit_policies predictions saving lr_find tta datasets '
-                 'everyday xresnet lsuv summary interpret mixup label_smoothing optimizer mixed_precision vision.image vision.augment vision.data vision.learner vision.precompute widgets.core widgets.lr_picker widgets.freeze widgets.schedule widgets.dashboard widgets.show_graph').split()
+_module_names = ('core data format layers schedule layer_groups callback learner fit_policies predictions saving lr_find tta datasets '
+                 'everyday xresnet lsuv summary interpret mixup label_smoothing optimizer mixed_precision '
+                 'vision.image vision.augment vision.data vision.learner vision.precompute text.core text.data '
+                 'widgets.core widgets.lr_picker widgets.freeze widgets.schedule widgets.dashboard widgets.show_graph').split()
+_extras = {'tabular': 'tabular.core tabular.learner collab'.split()}   # modules of an extra: in `all` when it is installed
 _modules = [_importlib.import_module(f'fastcourse.{n}') for n in _module_names]
-__all__ = [n for m in _modules for n in m.__all__]
+for _extra, _names in _extras.items():
+    try: _modules += [_importlib.import_module(f'fastcourse.{n}') for n in _names]
+    except ImportError as e:
+        if f'fastcourse[{_extra}]' not in str(e): raise   # a real error, not the extra missing
+
+def _gather(modules) -> dict:
+    "name -> object over the modules' `__all__`; the first module wins a name, and a later one may only re-export the same object."
+    found, hidden = {}, {}
+    for m in modules:
+        for n in m.__all__:
+            o = getattr(m, n)
+            if n not in found: found[n] = o
+            elif found[n] is not o: hidden.setdefault(n, []).append(m.__name__)
+    return found, hidden
+
+_found, _hidden = _gather(_modules)
+_hidden.pop('Normalize', None)   # tabular's `Normalize` proc: `TabularPandas` reads vision's `Normalize` class as it (fastai's one name)
+if _hidden: raise ImportError(f"fastcourse.all: these names mean different things in different modules: {_hidden}")
+globals().update(_found)
+__all__ = list(_found)

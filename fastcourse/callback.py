@@ -9,13 +9,14 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 from .format import format_epoch_row
+from .layers import flatten_check
 
 # %% auto #0
 __all__ = ['events', 'rmse', 'exp_rmspe', 'CancelFitException', 'CancelEpochException', 'CancelTrainException',
            'CancelValidException', 'CancelBatchException', 'CancelBackwardException', 'CancelStepException', 'Callback',
-           'accuracy', 'error_rate', 'flatten_check', 'mse', 'mae', 'msle', 'Metric', 'AvgMetric', 'AvgLoss',
-           'Perplexity', 'AccumMetric', 'metric_name', 'get_mom', 'get_hyper', 'set_hyper', 'Recorder', 'MetricsCB',
-           'ProgressCB', 'ParamScheduler', 'SnapshotCB', 'callback_states', 'load_callback_states']
+           'accuracy', 'error_rate', 'mse', 'mae', 'msle', 'Metric', 'AvgMetric', 'AvgLoss', 'Perplexity',
+           'AccumMetric', 'metric_name', 'get_mom', 'get_hyper', 'set_hyper', 'Recorder', 'MetricsCB', 'ProgressCB',
+           'ParamScheduler', 'SnapshotCB', 'callback_states', 'load_callback_states']
 
 # %% ../nbs/03a_callback.ipynb #1240935e
 class CancelFitException(Exception): "Raise in a callback to stop training altogether."
@@ -44,14 +45,6 @@ def accuracy(preds: torch.Tensor, targs: torch.Tensor) -> torch.Tensor:
 def error_rate(preds: torch.Tensor, targs: torch.Tensor) -> torch.Tensor:
     "1 - accuracy."
     return 1 - accuracy(preds, targs)
-
-def flatten_check(inp: torch.Tensor, targ: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    "Both flattened, after checking they hold as many values (a regression output of shape (n, 1) against targets (n,))."
-    inp, targ = inp.reshape(-1), targ.reshape(-1)
-    if len(inp) != len(targ):
-        raise ValueError(f"predictions and targets differ in size: {len(inp)} predictions, {len(targ)} targets; "
-                         "a regression metric needs one output per target (is the model's last layer the right size?)")
-    return inp, targ
 
 def mse(inp: torch.Tensor, targ: torch.Tensor) -> torch.Tensor:
     "Mean squared error."

@@ -239,6 +239,7 @@ class URLs:
     HUMAN_NUMBERS = f'{SAMPLE}human_numbers.tgz' # text
     IMDB_SAMPLE = f'{SAMPLE}imdb_sample.tgz'
     ML_SAMPLE = f'{SAMPLE}movie_lens_sample.tgz' # collaborative filtering
+    ML_100k = 'https://files.grouplens.org/datasets/movielens/ml-100k.zip' # MovieLens 100k (GroupLens): u.data, u.item
     PLANET_TINY = f'{SAMPLE}planet_tiny.tgz'     # multi-label
     COCO_TINY = f'{S3_COCO}coco_tiny.tgz'        # object detection
     # image classification

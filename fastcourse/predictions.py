@@ -5,11 +5,13 @@
 # %% ../nbs/04b_predictions.ipynb #a3240804
 from __future__ import annotations
 from functools import partial
+from types import SimpleNamespace
 from typing import Callable
 import torch
 from torch import nn
 import torch.nn.functional as F
 from .core import to_device, to_cpu
+from .callback import Metric
 
 # %% auto #0
 __all__ = ['loss_activation', 'loss_decodes', 'get_preds', 'predict', 'validate', 'show_results']
@@ -97,6 +99,13 @@ def predict(learn, item, with_input: bool = False) -> tuple:
     return ((inp[0],) if with_input else ()) + (label, dec, probs)
 
 # %% ../nbs/04b_predictions.ipynb #aa595101
+def _metric_value(m, preds, targs, loss: float) -> float:
+    "A metric on the whole set at once: a function is called; a `Metric` (rmse, Perplexity) is fed it as one batch."
+    if not isinstance(m, Metric): return float(m(preds, targs))
+    m.reset()
+    m.accumulate(SimpleNamespace(pred=preds, yb=(targs,), loss_value=loss, batch_size=len(preds)))
+    return m.value
+
 def validate(learn, ds_idx: int = 1, dl=None) -> list[float]:
     "The loss and metrics on the validation set (or `ds_idx=0`, or `dl`), as [loss, *metrics]."
     if dl is None:
@@ -104,7 +113,8 @@ def validate(learn, ds_idx: int = 1, dl=None) -> list[float]:
         if dl is None: raise ValueError("there is no validation set to validate on: pass dl=... or ds_idx=0")
     preds, targs = get_preds(learn, dl=dl, act=lambda x: x)
     if targs is None: raise ValueError("validate needs targets, but this data has no labels")
-    return [float(learn.loss_func(preds, targs))] + [float(m(preds, targs)) for m in learn.metrics]
+    loss = float(learn.loss_func(preds, targs))
+    return [loss] + [_metric_value(m, preds, targs, loss) for m in learn.metrics]
 
 def show_results(learn, ds_idx: int = 1, dl=None, max_n: int = 9, **kwargs):
     "Show `max_n` items of the validation set (or `dl`) with their targets and the model's predictions."

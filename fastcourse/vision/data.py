@@ -384,8 +384,18 @@ class DataBlock:
         if dl_type is not None: raise ValueError("dl_type: fastcourse's loaders are PyTorch DataLoaders; leave dl_type out")
         if n_inp not in (None, 1): raise ValueError(f"n_inp={n_inp}: an image classifier has one input (the image)")
         blocks = (ImageBlock, CategoryBlock) if blocks is None else tuple(blocks)
-        if len(blocks) != 2: raise ValueError(f"blocks: give two, (ImageBlock, CategoryBlock), got {len(blocks)}")
-        self.img_block, self.y_block = _block(blocks[0], ImageBlock, 'first'), _block(blocks[1], CategoryBlock, 'second')
+        # a first block with `build_dataloaders` (e.g. text.data's TextBlock) builds the loaders itself, from this
+        # DataBlock's get_items, splitter, get_x and get_y; a second block, if any, is the CategoryBlock of the targets
+        first = blocks[0] if blocks else None
+        if isinstance(first, type) and hasattr(first, 'build_dataloaders'): first = first()
+        self.builder = getattr(first, 'build_dataloaders', None)
+        if self.builder is not None:
+            if len(blocks) not in (1, 2): raise ValueError(f"blocks: give ({type(first).__name__}, CategoryBlock) or ({type(first).__name__},), got {len(blocks)} blocks")
+            self.img_block, self.x_block = None, first
+            self.y_block = _block(blocks[1], CategoryBlock, 'second') if len(blocks) == 2 else None
+        else:
+            if len(blocks) != 2: raise ValueError(f"blocks: give two, (ImageBlock, CategoryBlock), got {len(blocks)}")
+            self.img_block, self.y_block = _block(blocks[0], ImageBlock, 'first'), _block(blocks[1], CategoryBlock, 'second')
         if getters is not None:
             if len(getters) != 2: raise ValueError(f"getters: give [get_x, get_y], got {len(getters)}")
             get_x, get_y = getters
@@ -406,6 +416,8 @@ class DataBlock:
         return list(source)
 
     def _prepare(self, source, verify: bool = True, log: Callable = lambda s: None) -> dict:
+        if self.builder is not None:
+            raise ValueError(f"{type(self.x_block).__name__} builds its loaders directly: use dblock.dataloaders(source)")
         items = self._items(source)
         log(f"Collecting items from {source if isinstance(source, (str, os.PathLike)) else type(source).__name__}"
             f" with {_name(self.get_items) if self.get_items else 'the default'}: {len(items)} items")
@@ -471,6 +483,7 @@ class DataBlock:
                     **kwargs,                           # for `Datasets.dataloaders`: bs, val_bs, shuffle, num_workers, device...
                    ) -> ImageDataLoaders:
         "Build `ImageDataLoaders` from `source`: items checked, split, labelled, batched as uint8."
+        if self.builder is not None: return self.builder(self, source, path=path, verbose=verbose, **kwargs)
         dsets = self.datasets(source, verify, verbose)
         if path is not None: dsets.path = Path(path)
         return dsets.dataloaders(**kwargs)

@@ -12,6 +12,7 @@ import torch, torchvision
 from torch import nn
 from torchvision.models import ResNet, VGG, DenseNet, MobileNetV3, EfficientNet, ConvNeXt
 from ..learner import Learner
+from ..layers import SigmoidRange, lin_bn_drop
 from ..layer_groups import default_splitter
 from .image import imagenet_stats
 from .. import xresnet as _xr
@@ -20,8 +21,8 @@ from ..xresnet import XResNet, xresnet_split
 # %% auto #0
 __all__ = ['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnext50_32x4d', 'vgg16_bn', 'vgg19_bn', 'densenet121',
            'densenet169', 'mobilenet_v3_small', 'mobilenet_v3_large', 'efficientnet_b0', 'convnext_tiny', 'model_meta',
-           'cnn_learner', 'AdaptiveConcatPool2d', 'SigmoidRange', 'create_head', 'init_head', 'create_body',
-           'load_body_weights', 'vision_split', 'create_vision_model', 'apply_weight_stats', 'vision_learner']
+           'cnn_learner', 'AdaptiveConcatPool2d', 'create_head', 'init_head', 'create_body', 'load_body_weights',
+           'vision_split', 'create_vision_model', 'apply_weight_stats', 'vision_learner']
 
 # %% ../../nbs/25_vision_learner.ipynb #8cff4e37
 # the torchvision constructors fastai users write as `vision_learner(dls, resnet34)`
@@ -41,21 +42,7 @@ class AdaptiveConcatPool2d(nn.Module):
         self.ap, self.mp = nn.AdaptiveAvgPool2d(self.size), nn.AdaptiveMaxPool2d(self.size)
     def forward(self, x): return torch.cat([self.mp(x), self.ap(x)], 1)
 
-class SigmoidRange(nn.Module):
-    "Squash the output into (low, high) with a sigmoid."
-    def __init__(self, low: float, high: float):
-        super().__init__()
-        self.low, self.high = low, high
-    def forward(self, x): return torch.sigmoid(x) * (self.high - self.low) + self.low
-
 # %% ../../nbs/25_vision_learner.ipynb #c02de32b
-def _lin_bn_drop(n_in: int, n_out: int, bn: bool, p: float, act: nn.Module | None, lin_first: bool) -> list[nn.Module]:
-    "fastai's LinBnDrop as a list: BatchNorm1d, Dropout, Linear (no bias after a norm), activation; or Linear first."
-    norm = [nn.BatchNorm1d(n_out if lin_first else n_in)] if bn else []
-    drop = [nn.Dropout(p)] if p != 0 else []
-    lin = [nn.Linear(n_in, n_out, bias=not bn)] + ([act] if act is not None else [])
-    return lin + norm + drop if lin_first else norm + drop + lin
-
 def create_head(nf: int,                          # channels of the body's output
                 n_out: int,                       # outputs (classes)
                 lin_ftrs: Sequence[int] | None = None, # sizes of the hidden linear layers (None: [512])
@@ -79,7 +66,7 @@ def create_head(nf: int,                          # channels of the body's outpu
     layers = [AdaptiveConcatPool2d() if concat_pool else nn.AdaptiveAvgPool2d(1), nn.Flatten()] if pool else []
     if lin_first: layers.append(nn.Dropout(ps.pop(0)))
     for n_in, n_o, bn, p, act in zip(sizes[:-1], sizes[1:], bns, ps, acts):
-        layers += _lin_bn_drop(n_in, n_o, bn, p, act, lin_first)
+        layers += lin_bn_drop(n_in, n_o, bn, p, act, lin_first)
     if lin_first: layers.append(nn.Linear(sizes[-2], n_out))
     if bn_final: layers.append(nn.BatchNorm1d(sizes[-1], momentum=0.01))
     if y_range is not None: layers.append(SigmoidRange(*y_range))
