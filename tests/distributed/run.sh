@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Distributed training tests on this machine's CPU: 2 processes, gloo, 127.0.0.1, free ports, every step time-bounded.
+# Launched by torchrun, by Accelerate's notebook_launcher and by `accelerate launch --multi_gpu` (torch's launcher underneath).
 # Run from the repository root (or anywhere): tests/distributed/run.sh. Prints a summary; exits 1 if anything failed.
 set -u
 cd "$(dirname "$0")/../.."
@@ -30,6 +31,7 @@ step() {
 
 step torchrun_checks      150 ok               $(torchrun2) $DIR/checks.py "$LOGS/torchrun"
 step notebook_launcher     90 ok               $PY $DIR/launch_checks.py check_identical_weights,check_same_as_one_process,check_validation_metrics,check_save,check_lr_find
+step accelerate_launch     90 ok               $PY -m accelerate.commands.launch --multi_gpu --num_processes 2 --num_machines 1 --mixed_precision no --dynamo_backend no --main_process_port "$(free_port)" $DIR/checks.py "$LOGS/accelerate" check_identical_weights,check_validation_metrics,check_save
 step bad_launches          90 ok               $PY $DIR/errors_check.py
 step rank_raises           60 "fail:rank 1 fails on purpose"  $(torchrun2) $DIR/fail_check.py raise
 step rank_hangs_timeout    60 "fail:timed out waiting|application timeout" $(torchrun2) $DIR/fail_check.py hang
