@@ -83,6 +83,27 @@ def check_validation_metrics():
     assert all(math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-6) for a, b in zip(dist_vals, ref)), (dist_vals, ref)
     assert all(math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-6) for a, b in zip(loss_acc, plain.validate())), loss_acc
 
+def check_dataset_loader():
+    "Loaders built on torch's DataLoader (DatasetLoader, as the vision data uses): sharded through their sampler."
+    from torch.utils.data import TensorDataset
+    from fastcourse.data import DataLoaders, DatasetLoader
+    from common import tensors
+    from fastcourse.learner import Learner
+    def learner(bs, val_bs):
+        (x, y), (xv, yv) = tensors(64, seed=1), tensors(37, seed=2)
+        dls = DataLoaders(DatasetLoader(TensorDataset(x, y), bs=bs, shuffle=False), DatasetLoader(TensorDataset(xv, yv), bs=val_bs), device='cpu')
+        return Learner(dls, mlp(), loss_func=nn.CrossEntropyLoss(), progress=False, metrics=[accuracy])
+    world = num_distrib()
+    ref = learner(B * world, 5 * world); ref.fit(1, 1e-2)
+    learn = learner(B, 5)
+    with learn.distrib_ctx(timeout=TIMEOUT):
+        assert isinstance(learn.dls.train, DistributedDL) and learn.dls.train._torch is not None
+        learn.fit(1, 1e-2)
+        preds, _ = learn.get_preds()
+    for k, v in state(ref).items(): assert torch.allclose(v, state(learn)[k], atol=1e-5), k
+    assert torch.allclose(torch.tensor(learn.recorder.values), torch.tensor(ref.recorder.values), atol=1e-5)
+    assert len(preds) == 37 and torch.allclose(preds, ref.get_preds()[0], atol=1e-6)
+
 def check_save(tmp):
     "learn.save writes one file, from rank 0; every process can load it right after."
     calls = []
@@ -173,7 +194,7 @@ def check_rank0_only():
     assert learn.progress
 
 CHECKS = [check_identical_weights, check_shuffle, check_same_as_one_process, check_validation_metrics, check_lr_find,
-          check_freeze_unfreeze, check_mixed_precision, check_grad_accumulation, check_unused_parameters, check_rank0_only]
+          check_freeze_unfreeze, check_mixed_precision, check_dataset_loader, check_grad_accumulation, check_unused_parameters, check_rank0_only]
 
 def run_checks(tmp: str, names=None) -> int:
     "Run the checks (all, or those named); returns how many ran."
