@@ -9,7 +9,7 @@ from collections.abc import Mapping
 import torch
 
 # %% auto #0
-__all__ = ['default_device', 'set_seed', 'to_device', 'to_cpu', 'listify']
+__all__ = ['default_device', 'set_seed', 'to_device', 'to_cpu', 'listify', 'rank_distrib', 'num_distrib', 'distrib_barrier']
 
 # %% ../nbs/00_core.ipynb #d54c813f
 def default_device(use: bool | None = None, # None: pick the best available; False: force the CPU
@@ -54,3 +54,18 @@ def listify(o) -> list:
     "None, one thing, or several (a list or tuple), as a list."
     if o is None: return []
     return list(o) if isinstance(o, (list, tuple)) else [o]
+
+# %% ../nbs/00_core.ipynb #c0d1a2b3
+def _dist_ready() -> bool: return torch.distributed.is_available() and torch.distributed.is_initialized()
+
+def rank_distrib() -> int:
+    "This process's rank in distributed training (0 when there is none): from the process group, else the launcher's RANK."
+    return torch.distributed.get_rank() if _dist_ready() else int(os.environ.get('RANK', 0))
+
+def num_distrib() -> int:
+    "How many processes train together (0 when not launched for distributed training, as in fastai)."
+    return torch.distributed.get_world_size() if _dist_ready() else int(os.environ.get('WORLD_SIZE', 0))
+
+def distrib_barrier() -> None:
+    "Wait here until every process of the process group arrives (nothing to wait for without one)."
+    if _dist_ready() and torch.distributed.get_world_size() > 1: torch.distributed.barrier()

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Callable
 import numpy as np
 from torch import nn
-from .callback import Callback, CancelFitException, ParamScheduler
+from .callback import Callback, CancelFitException, CancelBatchException, ParamScheduler
 from .format import fmt_lr, fmt_time
 from .schedule import check_whole, check_positive
 
 # %% auto #0
 __all__ = ['default_comp', 'monitor_index', 'in_lr_find', 'TrackerCallback', 'EarlyStoppingCallback', 'SaveModelCallback',
-           'ReduceLROnPlateau', 'read_csv_log', 'CSVLogger', 'GradientClip']
+           'ReduceLROnPlateau', 'read_csv_log', 'CSVLogger', 'GradientClip', 'GradientAccumulation']
 
 # %% ../nbs/19_callbacks.ipynb #0f38a027
 def default_comp(monitor: str) -> Callable:
@@ -299,3 +299,35 @@ class GradientClip(Callback):
 
     def before_step(self):
         self.last_norm = nn.utils.clip_grad_norm_(self.learn.model.parameters(), self.max_norm, self.norm_type)
+
+# %% ../nbs/19_callbacks.ipynb #5d1e2a70
+class GradientAccumulation(Callback):
+    "Step once every `n_acc` items, adding up the gradients of the batches in between: the step of a batch of `n_acc` with the memory of one batch."
+    order = 9   # before mixed precision (10) unscales the gradients: it unscales their sum, once, before the step
+    def __init__(self, n_acc: int = 32):   # items (not batches) per optimizer step, as in fastai; in DDP: per process
+        self.n_acc = check_whole('n_acc', n_acc)
+        self.count, self._no_sync = 0, None
+
+    def before_fit(self): self.count = 0
+
+    def before_batch(self):
+        "Under DistributedDataParallel (or FSDP) the batches before the step skip the gradient exchange: `model.no_sync()`."
+        no_sync = getattr(self.learn.model, 'no_sync', None)
+        if self.learn.training and no_sync is not None and self.count + self.learn.batch_size < self.n_acc:
+            self._no_sync = no_sync()
+            self._no_sync.__enter__()
+
+    def after_loss(self):
+        if self.learn.training: self.learn.loss = self.learn.loss * (self.learn.batch_size / self.n_acc)   # a mean over n_acc items
+
+    def after_backward(self):
+        self.count += self.learn.batch_size
+        if self.count < self.n_acc: raise CancelBatchException()   # no step yet: the learner keeps the gradients
+        self.count = 0
+
+    def after_batch(self): self._sync()
+    def after_fit(self):
+        self._sync()
+        if self.learn.opt is not None: self.learn.opt.zero_grad(set_to_none=True)   # no gradients left over for the next fit
+    def _sync(self):
+        if self._no_sync is not None: self._no_sync.__exit__(None, None, None); self._no_sync = None

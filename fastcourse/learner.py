@@ -279,7 +279,7 @@ class Learner(HasLayerGroups, HasCallbacks):
         self.batch_size = len(self.xb[0])
 
     def one_batch(self) -> None:
-        "Predict, compute the loss and, when training, backpropagate and step (gradients cleared even on error)."
+        "Predict, compute the loss and, when training, backpropagate and step (gradients cleared even on error, kept on CancelBatchException)."
         self.pred = self.model(*self.xb)
         self.callback('after_pred')
         self.loss = self.loss_func(self.pred, *self.yb)
@@ -291,7 +291,9 @@ class Learner(HasLayerGroups, HasCallbacks):
             except CancelBackwardException: pass
             try: self.callback('before_step'); self.opt.step(); self.callback('after_step')
             except CancelStepException: pass
-        finally: self.opt.zero_grad(set_to_none=True)
+        except CancelBatchException: raise   # the gradients stay, to add up over batches (GradientAccumulation)
+        except BaseException: self.opt.zero_grad(set_to_none=True); raise
+        self.opt.zero_grad(set_to_none=True)
 
     def _check_loss(self, loss) -> float:
         if not isinstance(loss, torch.Tensor) or loss.ndim != 0:

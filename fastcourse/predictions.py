@@ -76,6 +76,9 @@ def get_preds(learn, ds_idx: int = 1,                # 0: training set (in order
             if with_input: inps.append(to_cpu(xb[0]))
     raw = torch.cat(preds)
     targ = torch.cat(targs) if targs else None
+    if hasattr(dl, 'gather'):   # a loader sharded over processes: every process's part, in order (fastcourse.distributed)
+        raw, targ = dl.gather(raw), dl.gather(targ)
+        if with_input: inps = [dl.gather(torch.cat(inps))]
     probs = act(raw)
     res = [probs, targ]
     if with_input: res.insert(0, torch.cat(inps))

@@ -9,6 +9,7 @@ import cloudpickle
 from pathlib import Path
 from collections.abc import Mapping
 import torch
+from .core import rank_distrib, distrib_barrier
 from .callback import callback_states, load_callback_states
 
 # %% auto #0
@@ -44,12 +45,14 @@ def save(learn, file: str | Path,         # a name (saved under path/model_dir) 
          with_opt: bool = True,           # also save the optimizer state
          pickle_protocol: int = 2,        # as torch.save's
         ) -> Path:
-    "Save the model (and optimizer) state atomically; returns the file."
+    "Save the model (and optimizer) state atomically; returns the file. In distributed training only rank 0 writes."
+    file = checkpoint_file(learn, file)
+    if rank_distrib() != 0: return file   # in distributed training rank 0 writes (`load` waits for it), as in fastai
     state = {'model': learn.model.state_dict()}
     if with_opt and learn.opt is not None:
         state['opt'] = learn.opt.state_dict()
         if cb_states := callback_states(learn): state['cbs'] = cb_states
-    return atomic_save(state, checkpoint_file(learn, file), pickle_protocol=pickle_protocol)
+    return atomic_save(state, file, pickle_protocol=pickle_protocol)
 
 # %% ../nbs/04c_saving.ipynb #ff18386c
 def _sniff(file: Path) -> str:
@@ -124,6 +127,7 @@ def load(learn, file: str | Path,         # a name (under path/model_dir) or a f
         ):
     "Load model (and optimizer) state saved by `save`: all of it or, when anything does not fit, none of it."
     file = checkpoint_file(learn, file)
+    distrib_barrier()   # in distributed training: until rank 0 has saved, as in fastai
     state = read_checkpoint(file, device if device is not None else learn.device)
     problems = checkpoint_mismatch(learn, state, with_opt, strict)
     if problems:
@@ -143,6 +147,7 @@ def export(learn, fname: str | Path = 'export.pkl', # a name (under learn.path) 
            pickle_module=cloudpickle, pickle_protocol: int = 2) -> Path:
     "Save the whole learner for inference (model, loss, data transforms and vocab; no training data or optimizer state)."
     file = Path(fname) if Path(fname).is_absolute() else Path(learn.path) / fname
+    if rank_distrib() != 0: return file   # in distributed training rank 0 writes, as in fastai
     dls, opt, dl = learn.dls, learn.opt, getattr(learn, 'dl', None)
     new_empty = getattr(dls, 'new_empty', None)
     learn.dls, learn.opt, learn.dl = (new_empty() if new_empty is not None else dls), None, None   # no data, no live loader
