@@ -44,10 +44,11 @@ from .text.core import *
 from .text.data import *
 from .text.models import *
 from .text.learner import *
+from .distributed import *
 import importlib as _importlib
 _module_names = ('core data format layers schedule layer_groups callback learner fit_policies predictions saving lr_find tta datasets '
                  'everyday xresnet lsuv summary interpret mixup label_smoothing optimizer mixed_precision '
-                 'vision.image vision.augment vision.data vision.learner vision.precompute text.core text.data text.models text.learner '
+                 'vision.image vision.augment vision.data vision.learner vision.precompute text.core text.data text.models text.learner distributed '
                  'widgets.core widgets.lr_picker widgets.freeze widgets.schedule widgets.dashboard widgets.show_graph').split()
 _extras = {'tabular': 'tabular.core tabular.learner collab'.split()}   # modules of an extra: in `all` when it is installed
 _modules = [_importlib.import_module(f'fastcourse.{n}') for n in _module_names]
