@@ -71,4 +71,14 @@ _found, _hidden = _gather(_modules)
 _hidden.pop('Normalize', None)   # tabular's `Normalize` proc: `TabularPandas` reads vision's `Normalize` class as it (fastai's one name)
 if _hidden: raise ImportError(f"fastcourse.all: these names mean different things in different modules: {_hidden}")
 globals().update(_found)
+
+# what fastai's star import also brings, so lesson code that uses these runs after changing only the import line
+import numpy as np, torch, matplotlib.pyplot as plt
+from torch import nn
+import torch.nn.functional as F
+from functools import partial
+from pathlib import Path
+_found.update(np=np, torch=torch, nn=nn, F=F, plt=plt, partial=partial, Path=Path)
+try: import pandas as pd; _found['pd'] = pd
+except ImportError: pass
 __all__ = list(_found)

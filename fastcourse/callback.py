@@ -188,7 +188,7 @@ class Recorder(Callback):
 
     def before_fit(self):
         self._reset([metric_name(m) for m in self.learn.metrics])
-        self._mov, self._count = 0., 0
+        self._mov, self._count, self._start = 0., 0, time.time()
         self.group_hps = {n: [[] for _ in range(self.learn.n_groups)] for n in self.names}
 
     def before_epoch(self): self._start = time.time()
@@ -258,7 +258,8 @@ class Recorder(Callback):
 class MetricsCB(Callback):
     "The validation loss and `learn.metrics` over the whole validation set; `results` is [valid_loss, *metrics]."
     order = 40
-    def before_epoch(self): self.results = None
+    results, metrics = None, []   # also when an earlier callback cancels before this one's events run
+    def before_epoch(self): self.results, self.metrics = None, []
     def before_validate(self):
         self.metrics = [AvgLoss()] + [m if isinstance(m, Metric) else AvgMetric(m) for m in self.learn.metrics]
         for m in self.metrics: m.reset()
@@ -266,7 +267,7 @@ class MetricsCB(Callback):
         if self.learn.training: return
         for m in self.metrics: m.accumulate(self.learn)
     def after_validate(self):
-        if self.metrics[0].count: self.results = [m.value for m in self.metrics]
+        if self.metrics and self.metrics[0].count: self.results = [m.value for m in self.metrics]
 
 # %% ../nbs/03a_callback.ipynb #386ecb3b
 class ProgressCB(Callback):
