@@ -94,13 +94,13 @@ def _explain_init_error(e: Exception, rank: int, world: int, timeout: float) -> 
     return f"rank {rank} of {world} could not join the process group at {addr}:{port}: {msg.strip().splitlines()[0]}"
 
 def setup_distrib(gpu: int | None = None,       # the GPU of this process (None: LOCAL_RANK's when there are GPUs, else CPU)
-                  backend: str | None = None,   # 'nccl' (GPUs) or 'gloo' (CPU); None: chosen by the device
+                  backend: str | None = None,   # 'nccl' (GPUs) or 'gloo' (CPU, even where there are GPUs); None: chosen by the device
                   timeout: float = 1800.,       # seconds a collective may wait before the job fails (a rank died or hangs)
                  ) -> int | None:
     "Join the process group the launcher described (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT); returns the GPU used, or None."
     rank, world, local = _check_env()
     if world == 1 and not dist.is_initialized(): return None   # one process: nothing to join, no device chosen
-    if gpu is None and torch.cuda.is_available(): gpu = local % torch.cuda.device_count()
+    if gpu is None and torch.cuda.is_available() and backend != 'gloo': gpu = local % torch.cuda.device_count()   # gloo asked: CPU
     if gpu is not None: torch.cuda.set_device(int(gpu))
     if world > 1 and not dist.is_initialized():
         backend = backend or ('nccl' if gpu is not None else 'gloo')
@@ -397,6 +397,7 @@ Learner.distrib_ctx = distrib_ctx   # `with learn.distrib_ctx(): ...`, as in fas
 
 def rank0_first(func: Callable, *args, **kwargs):
     "Run `func(*args, **kwargs)` on rank 0 first (e.g. to download data once), then on the other processes; returns its result."
+    if num_distrib() > 1: setup_distrib()   # join the group first (as fastai does), or the barrier cannot make the others wait
     if rank_distrib() == 0: res = func(*args, **kwargs)
     distrib_barrier()
     if rank_distrib() != 0: res = func(*args, **kwargs)

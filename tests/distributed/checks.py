@@ -10,7 +10,8 @@ from common import log, make_learner, mlp, BNNet, state, all_equal_across_ranks
 import fastcourse.saving
 from fastcourse.core import rank_distrib, num_distrib, distrib_barrier
 from fastcourse.callback import accuracy, AccumMetric, ProgressCB, Callback, CancelTrainException
-from fastcourse.distributed import DistributedDL, setup_distrib
+from fastcourse.distributed import DistributedDL, setup_distrib, rank0_first
+from pathlib import Path
 import fastcourse.distributed  # adds learn.distrib_ctx
 
 TIMEOUT = 60.
@@ -193,7 +194,16 @@ def check_rank0_only():
         assert learn.progress == (rank_distrib() == 0)
     assert learn.progress
 
-CHECKS = [check_identical_weights, check_shuffle, check_same_as_one_process, check_validation_metrics, check_lr_find,
+def check_rank0_first(tmp):
+    "rank0_first makes the others wait for rank 0, even when called before the processes have joined a group (run first: the other launchers' runs start with check_identical_weights, which lets distrib_ctx make the group)."
+    assert not dist.is_initialized(), "this check must run while no process group exists"
+    f = Path(tmp)/'rank0_first.txt'
+    def make():
+        if rank_distrib() == 0: time.sleep(0.5); f.write_text('made by rank 0')
+        return f.exists()
+    assert rank0_first(make), f"rank {rank_distrib()} ran before rank 0 had finished"
+
+CHECKS = [check_rank0_first, check_identical_weights, check_shuffle, check_same_as_one_process, check_validation_metrics, check_lr_find,
           check_freeze_unfreeze, check_mixed_precision, check_dataset_loader, check_grad_accumulation, check_unused_parameters, check_rank0_only]
 
 def run_checks(tmp: str, names=None) -> int:
@@ -201,9 +211,9 @@ def run_checks(tmp: str, names=None) -> int:
     torch.set_num_threads(1)
     checks = [c for c in CHECKS + [check_save] if names is None or c.__name__ in names]
     for i, c in enumerate(checks):
-        if i == 1: setup_distrib(timeout=TIMEOUT)   # the first check let distrib_ctx set up and tear down the group itself
+        if i == 1: setup_distrib(timeout=TIMEOUT)   # the first check sets up the group itself (rank0_first, or distrib_ctx)
         t = time.time()
-        c(tmp) if c is check_save else c()
+        c(tmp) if c in (check_save, check_rank0_first) else c()
         log(f"ok {c.__name__} ({time.time() - t:.1f} s)")
     return len(checks)
 
