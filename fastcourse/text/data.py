@@ -25,7 +25,7 @@ __all__ = ['make_review', 'make_reviews', 'TextDataset', 'awd_lstm_seq_lens', 'L
            'SortedDL', 'get_text_files', 'TextDataLoaders', 'TextBlock']
 
 # %% ../../nbs/31_text_data.ipynb #0d8dceed
-_REVIEWS_VERSION = 2
+_REVIEWS_VERSION = 3
 # words with a polarity: (positive, negative) lists of the same length, so both sides have as many
 _ADJ = (['good', 'great', 'excellent', 'superb', 'wonderful', 'brilliant', 'fantastic', 'delightful', 'charming', 'gripping',
          'moving', 'clever', 'beautiful', 'fresh', 'funny', 'touching', 'stunning', 'solid', 'enjoyable', 'terrific'],
@@ -58,7 +58,7 @@ def _adj(rng, side: int, adv: bool = True) -> str:
     d = _pick(rng, _ADV) if adv else ''
     return f"{d} {a}" if d else a
 
-def _opinion(rng, s: int, p_negated: float = 0.5) -> str:
+def _opinion(rng, s: int, p_negated: float = 0.5, p_pair: float = 0.) -> str:
     """One sentence saying sentiment `s` (0 positive, 1 negative). Half of them say it through a negation
     ("was not bad"), half through a contrast ("expected X but it was Y"), and the polar words of each side
     are used as often in either class: only the order of the words tells the sentiment."""
@@ -68,8 +68,9 @@ def _opinion(rng, s: int, p_negated: float = 0.5) -> str:
     asp = _pick(rng, _ASPECT)
     if kind == 0:
         be = _pick(rng, ['was', 'is'])
-        return (f"The {asp} {be} {_pick(rng, ['not', 'never', 'hardly'])} {_adj(rng, w)}." if neg
-                else f"The {asp} {be} {_adj(rng, w)}.")
+        if neg: return f"The {asp} {be} {_pick(rng, ['not', 'never', 'hardly'])} {_adj(rng, w)}."
+        if p_pair and rng.random() < p_pair: return f"The {asp} {be} {_adj(rng, w)} and {_adj(rng, w, adv=False)}."
+        return f"The {asp} {be} {_adj(rng, w)}."
     if kind == 1:
         past = _pick(rng, _VERB[w])
         never = _pick(rng, ['never', 'have not', "haven't", 'hardly'])
@@ -84,6 +85,7 @@ def _opinion(rng, s: int, p_negated: float = 0.5) -> str:
                            f"At first the {asp} seemed {first}, in the end it was {last}."])
     # kind 4: the other contrast: "not X but Y" / "X? no, Y"
     first, last = _adj(rng, 1 - s, adv=False), _adj(rng, s, adv=False)
+    if p_pair and rng.random() < p_pair: last = f"{last} and {_adj(rng, s, adv=False)}"
     return _pick(rng, [f"It is not {first} at all, it is {last}.", f"{first.capitalize()}? No, {last}."])
 
 def _filler(rng) -> str:
@@ -112,11 +114,12 @@ def make_review(rng,                     # a numpy Generator (`np.random.default
                 s: int,                  # the sentiment: 0 positive, 1 negative
                 long: bool = False,      # about 6 times the usual length
                 p_negated: float = 0.5,  # how often an opinion is said through a negation (1/2: word counts tell nothing)
+                p_pair: float = 0.,      # how often a plain opinion has two adjectives of its polarity ("clever and funny")
                ) -> str:
     "One review of sentiment `s`: 3 to 6 opinions among 1 or 2 neutral sentences, in a random order."
     n_op = int(rng.integers(3, 7)) * (6 if long else 1)
     n_fill = int(rng.integers(1, 3)) * (6 if long else 1)
-    sents = [_opinion(rng, s, p_negated) for _ in range(n_op)] + [_filler(rng) for _ in range(n_fill)]
+    sents = [_opinion(rng, s, p_negated, p_pair) for _ in range(n_op)] + [_filler(rng) for _ in range(n_fill)]
     order = rng.permutation(len(sents))
     sents = [_style(rng, sents[i]) for i in order]
     return ' '.join(s if rng.random() > 0.15 else s + ' <br /><br />' for s in sents).strip()
@@ -127,8 +130,9 @@ def _write_reviews(root: Path, params: dict) -> None:
     rng = np.random.default_rng(params['seed'])
     def write(folder: Path, i: int, s: int | None):
         long = rng.random() < params['long_pct']
-        p = params['unsup_p_negated'] if s is None else params['p_negated']
-        text = make_review(rng, int(rng.integers(2)) if s is None else s, long=long, p_negated=p)
+        if s is None: text = make_review(rng, int(rng.integers(2)), long=long, p_negated=params['unsup_p_negated'],
+                                         p_pair=params['unsup_p_pair'])
+        else: text = make_review(rng, s, long=long, p_negated=params['p_negated'])
         rating = 0 if s is None else (int(rng.integers(7, 11)) if s == 0 else int(rng.integers(1, 5)))
         (folder/f'{i}_{rating}.txt').write_text(text, encoding='utf-8')
     for split in ('train', 'test'):
@@ -155,16 +159,18 @@ def make_reviews(path: str | Path | None = None,   # where to write (None: a fol
                  long_pct: float = 0.02,            # share of long reviews (about 6 times the usual length)
                  p_negated: float = 0.5,            # labelled reviews: share of opinions said through a negation
                  unsup_p_negated: float = 0.15,     # unlabelled reviews: the same, as rare as in real text
+                 unsup_p_pair: float = 1.,          # unlabelled reviews: share of plain opinions with two adjectives ("clever and funny")
                 ) -> Path:
     "Write a corpus of movie reviews in the IMDB layout (or find it already written) and return its folder."
     for name, v in dict(n_train=n_train, n_test=n_test).items():
         if not isinstance(v, (int, np.integer)) or v < 2: raise ValueError(f"{name} must be an int of at least 2 (one review per class), got {v!r}")
     if not isinstance(n_unsup, (int, np.integer)) or n_unsup < 0: raise ValueError(f"n_unsup must be an int >= 0, got {n_unsup!r}")
     if not isinstance(seed, (int, np.integer)) or seed < 0: raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-    for name, v in dict(long_pct=long_pct, p_negated=p_negated, unsup_p_negated=unsup_p_negated).items():
+    for name, v in dict(long_pct=long_pct, p_negated=p_negated, unsup_p_negated=unsup_p_negated, unsup_p_pair=unsup_p_pair).items():
         if not 0 <= v <= 1: raise ValueError(f"{name} must be in [0, 1], got {v}")
     params = dict(version=_REVIEWS_VERSION, n_train=int(n_train), n_test=int(n_test), n_unsup=int(n_unsup), seed=int(seed),
-                  long_pct=float(long_pct), p_negated=float(p_negated), unsup_p_negated=float(unsup_p_negated))
+                  long_pct=float(long_pct), p_negated=float(p_negated), unsup_p_negated=float(unsup_p_negated),
+                  unsup_p_pair=float(unsup_p_pair))
     if path is None:
         key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:8]
         path = fastcourse_path('data')/f'reviews_{key}'
