@@ -135,7 +135,7 @@ def make_ratings(path: str | Path | None = None, # where to write (None: a folde
 
 # %% ../nbs/45_collab.ipynb #98007c12
 def read_movielens(path: str | Path, # a folder from `untar_data(URLs.ML_100k)` or `untar_data(URLs.ML_SAMPLE)`
-                  ) -> pandas.DataFrame:
+                  ) -> pd.DataFrame:
     "The ratings of a MovieLens folder as a DataFrame: user, movie, rating, timestamp (and title, for ML-100k)."
     path = Path(path)
     if (path/'u.data').exists():   # ML-100k: tab-separated ratings, films in u.item ('|'-separated, latin-1)
@@ -188,7 +188,7 @@ class CollabDataLoaders(DataLoaders):
     def item_name(self) -> str: return list(self.classes)[1]
 
     @classmethod
-    def from_df(cls, ratings: pandas.DataFrame,        # one rating per row
+    def from_df(cls, ratings: pd.DataFrame,            # one rating per row
                 valid_pct: float = 0.2,                # share of the rows put aside for validation, drawn at random
                 user_name: str | None = None,          # the users' column (default: the first)
                 item_name: str | None = None,          # the items' column (default: the second)
