@@ -197,6 +197,7 @@ def check_rank0_only():
 def check_rank0_first(tmp):
     "rank0_first makes the others wait for rank 0, even when called before the processes have joined a group (run first: the other launchers' runs start with check_identical_weights, which lets distrib_ctx make the group)."
     assert not dist.is_initialized(), "this check must run while no process group exists"
+    Path(tmp).mkdir(parents=True, exist_ok=True)
     f = Path(tmp)/'rank0_first.txt'
     def make():
         if rank_distrib() == 0: time.sleep(0.5); f.write_text('made by rank 0')
