@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 from .layers import flatten_check, MSELossFlat, Embedding, emb_sz_rule, sigmoid_range, SigmoidRange
 from .data import DataLoaders, TensorLoader, _format_table
-from .datasets import fastcourse_path, _locked, _new_tmp_dir, _move_into_place
+from .datasets import fastcourse_path, draw_once
 from .learner import Learner
 from .tabular.core import pd
 from .tabular.learner import TabularModel
@@ -91,10 +91,6 @@ def _write_ratings(root: Path, p: dict):
             w.writerow([u + 1, round(float(d['user_b'][u]), 6), *np.round(d['user_f'][u], 6).tolist()])
     (root/'ratings.json').write_text(json.dumps(p, indent=1))
 
-def _read_ratings_manifest(path: Path) -> dict | None:
-    try: return json.loads((path/'ratings.json').read_text())
-    except (OSError, ValueError): return None
-
 def make_ratings(path: str | Path | None = None, # where to write (None: a folder named after the arguments in `fastcourse_path('data')`)
                  n_users: int = 1000,            # people who rate
                  n_items: int = 300,             # films they rate
@@ -118,20 +114,7 @@ def make_ratings(path: str | Path | None = None, # where to write (None: a folde
         key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:8]
         path = fastcourse_path('data')/f'ratings_{n_users}x{n_items}_{key}'
     path = Path(path).expanduser().absolute()
-    if _read_ratings_manifest(path) == params: return path   # finding finished data takes no lock
-    with _locked(path):   # one drawing at a time per folder, across threads and processes
-        found = _read_ratings_manifest(path)
-        if found == params: return path
-        if found is None and path.exists() and (not path.is_dir() or any(path.iterdir())):
-            raise FileExistsError(f"{path} exists and holds something other than ratings drawn by make_ratings: "
-                                  "pass a new or empty folder as path (or delete this one)")
-        existed = path.exists()
-        tmp = _new_tmp_dir(path)
-        try:
-            _write_ratings(tmp, params)
-            _move_into_place(tmp, path, replace=existed)
-        finally: shutil.rmtree(tmp, ignore_errors=True)
-    return path
+    return draw_once(path, params, 'ratings.json', lambda tmp: _write_ratings(tmp, params), 'ratings drawn by make_ratings')
 
 # %% ../nbs/45_collab.ipynb #98007c12
 def read_movielens(path: str | Path, # a folder from `untar_data(URLs.ML_100k)` or `untar_data(URLs.ML_SAMPLE)`

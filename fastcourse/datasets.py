@@ -9,6 +9,7 @@ import urllib.error, urllib.parse, urllib.request, zipfile, zlib
 from contextlib import contextmanager
 from math import cos, pi, sin
 from pathlib import Path
+from typing import Callable
 import numpy as np
 from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
@@ -18,8 +19,8 @@ except ImportError:  # Windows: file locks with msvcrt.locking
     import msvcrt
 
 # %% auto #0
-__all__ = ['SHAPES', 'CHECKSUMS', 'fastcourse_home', 'fastcourse_path', 'draw_shape', 'make_shapes', 'URLs', 'DownloadError',
-           'file_sha256', 'download_url', 'extract_archive', 'untar_data']
+__all__ = ['SHAPES', 'CHECKSUMS', 'fastcourse_home', 'fastcourse_path', 'draw_shape', 'read_manifest', 'draw_once', 'make_shapes',
+           'URLs', 'DownloadError', 'file_sha256', 'download_url', 'extract_archive', 'untar_data']
 
 # %% ../nbs/06_datasets.ipynb #cc116d36
 def fastcourse_home() -> Path:
@@ -177,10 +178,32 @@ def _write_shapes(root: Path, params: dict):
             draw_shape(shape, params['size'], _image_seed(params['seed'], shape, i)).save(folder/f'{shape}_{i}.jpg', quality=90)
     (root/'shapes.json').write_text(json.dumps(params, indent=1))
 
-def _read_manifest(path: Path) -> dict | None:
-    "The parameters in the manifest of the shapes dataset at `path`, or None when it has none."
-    try: return json.loads((path/'shapes.json').read_text())
+def read_manifest(path: Path, name: str) -> dict | None:
+    "The parameters in the manifest `path/name` of a drawn dataset, or None when it has none."
+    try: return json.loads((path/name).read_text())
     except (OSError, ValueError): return None
+
+def draw_once(path: Path,                      # the dataset's folder
+              params: dict,                    # what the manifest must hold for the folder to count as this dataset
+              manifest: str,                   # the manifest's file name, which `write` writes last
+              write: Callable[[Path], None],   # fills a fresh folder with the dataset
+              what: str,                       # the dataset, for the error message ('a shapes dataset')
+             ) -> Path:
+    "Draw a dataset into `path` once, whole or not at all: under a lock, into a fresh folder moved into place; a finished one is returned as it is."
+    if read_manifest(path, manifest) == params: return path  # finding a finished dataset takes no lock
+    with _locked(path):  # one drawing at a time per folder, across threads and processes
+        found = read_manifest(path, manifest)
+        if found == params: return path  # drawn by another process while we waited
+        if found is None and path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise FileExistsError(f"{path} exists and holds something other than {what}: "
+                                  "pass a new or empty folder as path (or delete this one)")
+        existed = path.exists()  # an empty folder or another drawing of the dataset, to replace
+        tmp = _new_tmp_dir(path)
+        try:
+            write(tmp)
+            _move_into_place(tmp, path, replace=existed)  # a folder someone made meanwhile is kept
+        finally: shutil.rmtree(tmp, ignore_errors=True)
+    return path
 
 def make_shapes(path: str | Path | None = None,  # where to write (None: a folder named after the arguments in `fastcourse_path('data')`)
                 n_per_class: int = 250,           # pictures of each shape
@@ -210,20 +233,7 @@ def make_shapes(path: str | Path | None = None,  # where to write (None: a folde
         key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:8]
         path = fastcourse_path('data')/f'shapes_{size}px_{key}'
     path = Path(path).expanduser().absolute()
-    if _read_manifest(path) == params: return path  # finding a finished dataset takes no lock
-    with _locked(path):  # one drawing at a time per folder, across threads and processes
-        found = _read_manifest(path)
-        if found == params: return path  # drawn by another process while we waited
-        if found is None and path.exists() and (not path.is_dir() or any(path.iterdir())):
-            raise FileExistsError(f"{path} exists and holds something other than a shapes dataset: "
-                                  "pass a new or empty folder as path (or delete this one)")
-        existed = path.exists()  # an empty folder or another shapes dataset, to replace
-        tmp = _new_tmp_dir(path)
-        try:
-            _write_shapes(tmp, params)
-            _move_into_place(tmp, path, replace=existed)  # a folder someone made meanwhile is kept
-        finally: shutil.rmtree(tmp, ignore_errors=True)
-    return path
+    return draw_once(path, params, 'shapes.json', lambda tmp: _write_shapes(tmp, params), 'a shapes dataset')
 
 # %% ../nbs/06_datasets.ipynb #91d138bc
 class URLs:

@@ -15,7 +15,7 @@ from torch.utils.data import TensorDataset
 try: from IPython import get_ipython; from IPython.display import display   # comes with ipywidgets; shows tables in notebooks
 except ImportError: get_ipython = display = None
 from ..data import DataLoaders, TensorLoader
-from ..datasets import fastcourse_path, _locked, _new_tmp_dir, _move_into_place
+from ..datasets import fastcourse_path, draw_once
 from ..vision.data import RandomSplitter, IndexSplitter, CategoryBlock
 from ..vision.image import Normalize as ImageNormalize
 _all_ = ['CategoryBlock', 'RandomSplitter', 'IndexSplitter']   # fastai's names for a target block and splits, used with TabularPandas
@@ -605,10 +605,6 @@ def _draw_sales(n_stores: int, n_days: int, seed: int):
         'State': state[s], 'CompetitionDistance': comp_dist[s], 'CompetitionOpenSinceYear': comp_year[s],
         'Promo2': promo2[s], 'Sales': np.round(np.exp(log_sales)).astype(int)})
 
-def _read_sales_manifest(path: Path) -> dict | None:
-    try: return json.loads((path/'sales.json').read_text())
-    except (OSError, ValueError): return None
-
 def make_sales(path: str | Path | None = None,   # where to write (None: a folder named after the arguments in `fastcourse_path('data')`)
                n_stores: int = 200,               # stores (the high-cardinality column)
                n_days: int = 120,                 # days from 2014-01-06, each store selling every day
@@ -623,16 +619,7 @@ def make_sales(path: str | Path | None = None,   # where to write (None: a folde
         key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:8]
         path = fastcourse_path('data')/f'sales_{n_stores}x{n_days}_{key}'
     path = Path(path).expanduser().absolute()
-    if _read_sales_manifest(path) == params: return path
-    with _locked(path):
-        found = _read_sales_manifest(path)
-        if found == params: return path
-        if found is None and path.exists() and (not path.is_dir() or any(path.iterdir())):
-            raise FileExistsError(f"{path} exists and holds something other than the sales data: pass a new or empty folder as path")
-        existed, tmp = path.exists(), _new_tmp_dir(path)
-        try:
-            _draw_sales(n_stores, n_days, seed).to_csv(tmp/'sales.csv', index=False)
-            (tmp/'sales.json').write_text(json.dumps(params, indent=1))   # the manifest last: it says the folder is whole
-            _move_into_place(tmp, path, replace=existed)
-        finally: shutil.rmtree(tmp, ignore_errors=True)
-    return path
+    def write(tmp):
+        _draw_sales(n_stores, n_days, seed).to_csv(tmp/'sales.csv', index=False)
+        (tmp/'sales.json').write_text(json.dumps(params, indent=1))   # the manifest last: it says the folder is whole
+    return draw_once(path, params, 'sales.json', write, 'the sales data')

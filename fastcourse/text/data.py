@@ -14,7 +14,7 @@ from torch import nn
 from torch.utils.data import Dataset
 from ..data import DataLoaders, Loader, _check_bs
 from ..layers import CrossEntropyLossFlat
-from ..datasets import fastcourse_path, _locked, _new_tmp_dir, _move_into_place
+from ..datasets import fastcourse_path, draw_once
 from ..vision.image import get_files
 from ..vision.data import RandomSplitter, CategoryMap, parent_label, _truthy
 from .core import *
@@ -147,10 +147,6 @@ def _write_reviews(root: Path, params: dict) -> None:
                                    "train/ and test/ have pos/ and neg/ folders, unsup/ has unlabelled reviews.\n")
     (root/'reviews.json').write_text(json.dumps(params, indent=1))
 
-def _read_reviews_manifest(path: Path) -> dict | None:
-    try: return json.loads((path/'reviews.json').read_text())
-    except (OSError, ValueError): return None
-
 def make_reviews(path: str | Path | None = None,   # where to write (None: a folder named after the arguments in `fastcourse_path('data')`)
                  n_train: int = 500,                # labelled reviews to train on (half positive, half negative)
                  n_test: int = 500,                 # labelled reviews to validate on
@@ -175,20 +171,7 @@ def make_reviews(path: str | Path | None = None,   # where to write (None: a fol
         key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:8]
         path = fastcourse_path('data')/f'reviews_{key}'
     path = Path(path).expanduser().absolute()
-    if _read_reviews_manifest(path) == params: return path   # finding a finished corpus takes no lock
-    with _locked(path):   # one writer per folder, across threads and processes
-        found = _read_reviews_manifest(path)
-        if found == params: return path
-        if found is None and path.exists() and (not path.is_dir() or any(path.iterdir())):
-            raise FileExistsError(f"{path} exists and holds something other than a reviews corpus: "
-                                  "pass a new or empty folder as path (or delete this one)")
-        existed = path.exists()
-        tmp = _new_tmp_dir(path)
-        try:
-            _write_reviews(tmp, params)
-            _move_into_place(tmp, path, replace=existed)
-        finally: shutil.rmtree(tmp, ignore_errors=True)
-    return path
+    return draw_once(path, params, 'reviews.json', lambda tmp: _write_reviews(tmp, params), 'a reviews corpus')
 
 # %% ../../nbs/31_text_data.ipynb #e67e144e
 class TextDataset(Dataset):
